@@ -1,0 +1,22 @@
+"""`python3 -m devstack run` (standalone) and `python3 -m devstack test` (suite)."""
+import sys
+
+USAGE = """usage: python3 -m devstack run [--port N] [--data-dir DIR]
+       python3 -m devstack test [pytest arguments...]"""
+
+
+def main(argv):
+    if not argv or argv[0] not in ("run", "test"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    if argv[0] == "run":
+        from devstack import standalone
+
+        return standalone.main(argv[1:])
+    from devstack import testrun
+
+    return testrun.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,207 @@
+"""Start and stop the real services (Redis, PostgreSQL, Prometheus,
+Alertmanager, the console's own processes) on 127.0.0.1 with data directories
+of our own. Used by the standalone runner, the test runner and test fixtures."""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not come up within {timeout}s")
+
+
+def http_ok(url):
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status == 200
+
+
+class Process:
+    """A child process in its own process group, so stopping it also stops
+    whatever it forked (Celery's pool, gunicorn's workers)."""
+
+    def __init__(self, name, argv, env=None, cwd=None, log=None):
+        self.name, self.argv, self.env, self.cwd, self.log = name, argv, env, cwd, log
+        self.popen = None
+
+    def start(self):
+        out = open(self.log, "ab") if self.log else None  # noqa: SIM115 - closed with the process
+        self.popen = subprocess.Popen(
+            self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT if out else None,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        return self
+
+    @property
+    def pid(self):
+        return self.popen.pid if self.popen else None
+
+    def alive(self):
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal_group(self, sig):
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout=15, sig=signal.SIGTERM):
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            self.signal_group(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.popen.wait(5)
+        # Reap anything left in the group (a pool child that outlived its parent).
+        self.signal_group(signal.SIGKILL)
+
+    def kill(self):
+        self.signal_group(signal.SIGKILL)
+        self.popen.wait(5)
+
+
+class Redis:
+    def __init__(self, port, data_dir, persist=False):
+        self.port, self.dir, self.persist = port, Path(data_dir), persist
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                "--daemonize", "no", "--protected-mode", "yes"]
+        # Tests want a throwaway broker; the standalone console keeps its queue across restarts.
+        argv += ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
+        self.process = Process("redis", argv, log=self.dir / "redis.log").start()
+        wait_for(lambda: port_open(self.port), 15, "Redis")
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster; initdb refuses root, so it runs as `postgres`."""
+
+    def __init__(self, port, data_dir):
+        self.port, self.dir = port, Path(data_dir)
+
+    @property
+    def url(self):
+        return f"postgres://postgres@127.0.0.1:{self.port}/ops_console"
+
+    def _as_postgres(self, argv, **kw):
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        return subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **kw)
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            # The parent temp dir must be traversable by postgres.
+            os.chmod(self.dir.parent, 0o755)
+        pgdata = self.dir / "pgdata"
+        if not pgdata.exists():
+            self._as_postgres([str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+                               "-E", "UTF8", "--locale=C.UTF-8"])
+        # Durability is pointless for a throwaway test database; speed is not.
+        opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-l", str(self.dir / "postgres.log"),
+                           "-o", opts, "-w", "-t", "60", "start"])
+        self._as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                           "ops_console"])
+        return self
+
+    def stop(self, mode="fast"):
+        pgdata = self.dir / "pgdata"
+        if (pgdata / "postmaster.pid").exists():
+            self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-m", mode, "-w", "stop"])
+
+    def restart(self):
+        pgdata = self.dir / "pgdata"
+        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "restart"])
+
+
+class Prometheus:
+    def __init__(self, port, config, data_dir):
+        self.port, self.config, self.dir = port, Path(config), Path(data_dir)
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = ["prometheus", f"--config.file={self.config}", f"--storage.tsdb.path={self.dir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle"]
+        self.process = Process("prometheus", argv, log=self.dir / "prometheus.log").start()
+        wait_for(lambda: http_ok(f"{self.url}/-/ready"), 30, "Prometheus")
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+
+
+class Alertmanager:
+    def __init__(self, port, config, data_dir):
+        self.port, self.config, self.dir = port, Path(config), Path(data_dir)
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self.dir}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]
+        self.process = Process("alertmanager", argv, log=self.dir / "alertmanager.log").start()
+        wait_for(lambda: http_ok(f"{self.url}/-/ready"), 30, "Alertmanager")
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+
+
+def remove_tree(path):
+    shutil.rmtree(path, ignore_errors=True)

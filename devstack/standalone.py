@@ -1,0 +1,144 @@
+"""The standalone command: everything on embedded defaults in one terminal.
+SQLite and a local Redis in a data directory, the web server, a Celery worker
+and beat; Ctrl-C stops them all. Its data survives restarts."""
+import argparse
+import fcntl
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devstack import provision, services
+
+DEFAULT_DATA = provision.REPO / ".data"
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python3 -m devstack run")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("OPS_CONSOLE_PORT", 8000)))
+    parser.add_argument("--data-dir", default=os.environ.get("OPS_CONSOLE_DATA_DIR", str(DEFAULT_DATA)))
+    parser.add_argument("--redis-port", type=int, default=int(os.environ.get("OPS_CONSOLE_REDIS_PORT", 16379)))
+    parser.add_argument("--prometheus-port", type=int, default=int(os.environ.get("OPS_CONSOLE_PROMETHEUS_PORT", 19090)))
+    parser.add_argument("--alertmanager-port", type=int,
+                        default=int(os.environ.get("OPS_CONSOLE_ALERTMANAGER_PORT", 19093)))
+    parser.add_argument("--no-provision", action="store_true", help="skip apt and pip (for tests)")
+    return parser.parse_args(argv)
+
+
+def take_lock(data_dir):
+    """One console per data directory: SQLite and the Redis files are not shareable."""
+    lock_file = open(data_dir / "standalone.lock", "a+")  # noqa: SIM115 - held for the process lifetime
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.seek(0)
+        owner = lock_file.read().strip() or "unknown"
+        sys.exit(f"[ops-console] another Ops Console is already running on {data_dir} (pid {owner}); "
+                 "stop it first or pass --data-dir")
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(str(os.getpid()))
+    lock_file.flush()
+    return lock_file
+
+
+def secret_key(data_dir):
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def manage(python, env, *args, capture=False):
+    return subprocess.run([str(python), "manage.py", *args], cwd=provision.REPO, env=env, check=True,
+                          capture_output=capture, text=True)
+
+
+class Stop(Exception):
+    pass
+
+
+def main(argv):
+    args = parse(argv)
+    if not args.no_provision:
+        provision.ensure_apt(provision.STANDALONE_PACKAGES)
+        python = provision.ensure_venv()
+    else:
+        python = provision.venv_python()
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = take_lock(data_dir)  # noqa: F841 - held until exit
+    logs = data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+
+    base_url = f"http://127.0.0.1:{args.port}"
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{data_dir / 'db.sqlite3'}",
+        REDIS_URL=f"redis://127.0.0.1:{args.redis_port}/0",
+        SECRET_KEY=secret_key(data_dir),
+        OPS_CONSOLE_HTTPS="false",
+        OPS_CONSOLE_BASE_URL=base_url,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        STATIC_ROOT=str(data_dir / "static"),
+        PROMETHEUS_URL=f"http://127.0.0.1:{args.prometheus_port}",
+        ALERTMANAGER_URL=f"http://127.0.0.1:{args.alertmanager_port}",
+        OPS_CONSOLE_DATA_DIR=str(data_dir),
+    )
+    children = []
+
+    def on_signal(signum, frame):
+        raise Stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        redis = services.Redis(args.redis_port, data_dir / "redis", persist=True).start()
+        children.append(redis.process)
+        provision.say("migrating the database")
+        manage(python, env, "migrate", "--noinput", "-v", "0")
+        manage(python, env, "collectstatic", "--noinput", "-v", "0")
+        # Loads the runbook library and demo data; creates the admin only once.
+        setup = manage(python, env, "load_demo", "--create-admin", capture=True)
+        for hook in STACK_HOOKS:
+            children.extend(hook(args, data_dir, env))
+        venv_bin = python.parent
+        children.append(services.Process(
+            "web", [str(venv_bin / "gunicorn"), "ops_console.wsgi", "--bind", f"127.0.0.1:{args.port}",
+                    "--workers", "2", "--threads", "4", "--timeout", "60",
+                    "--access-logfile", str(logs / "access.log")],
+            env=env, cwd=provision.REPO, log=logs / "web.log").start())
+        children.append(services.Process(
+            "worker", [str(venv_bin / "celery"), "-A", "ops_console", "worker", "-Q", "celery,default",
+                       "--concurrency", "2", "-l", "info", "-n", "standalone@%h"],
+            env=env, cwd=provision.REPO, log=logs / "worker.log").start())
+        children.append(services.Process(
+            "beat", [str(venv_bin / "celery"), "-A", "ops_console", "beat", "-l", "info",
+                     "-s", str(data_dir / "celerybeat-schedule")],
+            env=env, cwd=provision.REPO, log=logs / "beat.log").start())
+        services.wait_for(lambda: services.http_ok(f"{base_url}/readyz"), 60, "the web server")
+        print(setup.stdout.strip(), flush=True)
+        print(f"\n  Ops Console is running at {base_url}/\n  Logs: {logs}\n  Press Ctrl-C to stop.\n", flush=True)
+        while True:
+            for child in children:
+                if not child.alive():
+                    provision.say(f"{child.name} exited unexpectedly (see {logs}); stopping")
+                    return 1
+            time.sleep(1)
+    except Stop:
+        provision.say("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):
+            child.stop()
+
+
+# Extra services the standalone stack starts: callables (args, data_dir, env) -> [Process].
+# The monitoring stack registers Prometheus and Alertmanager here.
+STACK_HOOKS = []

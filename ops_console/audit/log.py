@@ -1,0 +1,52 @@
+"""record(): the one way to write the audit log. Call it inside the same
+transaction as the change it describes."""
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from . import context
+from .models import AuditEntry, ChainHead
+
+GENESIS = "0" * 64
+
+
+def _plain(value):
+    """JSON-safe copy (dates, decimals, UUIDs become strings) so the stored
+    value and the hashed value are the same."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def record(action, *, obj=None, actor=None, before=None, after=None, object_type="", object_id="",
+           object_repr="", ip=None):
+    ctx = context.current()
+    if actor is None and ctx is not None and getattr(ctx.user, "is_authenticated", False):
+        actor = ctx.user
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:300]
+    with transaction.atomic():
+        head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+        entry = AuditEntry(
+            created_at=timezone.now(),
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_name=getattr(actor, "username", "") or "",
+            ip=ip or (ctx.ip if ctx else None),
+            request_id=ctx.request_id if ctx else "",
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            object_repr=str(object_repr)[:300],
+            before=_plain(before),
+            after=_plain(after),
+            prev_hash=head.last_hash,
+        )
+        entry.hash = entry.compute_hash()
+        entry.save()
+        head.last_hash = entry.hash
+        head.save(update_fields=["last_hash"])
+    return entry

@@ -1,0 +1,3 @@
+GRANTS = {
+    "auditor": ["audit.export_auditentry"],
+}

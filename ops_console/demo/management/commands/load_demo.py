@@ -1,0 +1,41 @@
+"""Load the runbook library and demo data (each app's `demo.load(stdout)`),
+and with --create-admin make the first admin login and print it once."""
+import secrets
+from importlib import import_module
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Load the runbook library and demo data; optionally create the first admin."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--create-admin", action="store_true")
+
+    def handle(self, create_admin, **options):
+        for config in apps.get_app_configs():
+            if not config.name.startswith("ops_console."):
+                continue
+            try:
+                module = import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
+                continue
+            module.load(self.stdout)
+        if create_admin:
+            self.create_admin()
+
+    def create_admin(self):
+        User = get_user_model()
+        if User.objects.exists():
+            self.stdout.write("  Login: use your existing account (reset one with: .venv/bin/python manage.py "
+                              "changepassword NAME)")
+            return
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser("admin", "admin@localhost", password)
+        user.groups.add(Group.objects.get(name="admin"))
+        self.stdout.write(f"  Login: admin / {password}   (shown once; change it under Admin)")

@@ -1,0 +1,9 @@
+"""Placeholder index until the monitoring pages land."""
+from django.shortcuts import render
+
+from ops_console.accounts.access import require
+
+
+@require()
+def index(request):
+    return render(request, "ui/placeholder.html", {"title": "monitoring".capitalize()})

@@ -1,0 +1,237 @@
+"""Ops Console settings: everything comes from the environment, with defaults
+for the standalone mode and refusals for unsafe production values."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-insecure-ops-console-key-do-not-use-in-production"
+
+
+def env(name, default=None):
+    return os.environ.get(name, default)
+
+
+def envbool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name, default):
+    return int(os.environ.get(name, default))
+
+
+def envlist(name, default=""):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = env("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", DEV_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a private random value when DEBUG is off "
+        "(the standalone command generates one in its data directory)."
+    )
+
+DATA_DIR = Path(env("OPS_CONSOLE_DATA_DIR", BASE_DIR / ".data"))
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# The public address of the console: links in pages, e-mails and alert rules point here.
+BASE_URL = env("OPS_CONSOLE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "ops_console.ui",
+    "ops_console.accounts",
+    "ops_console.audit",
+    "ops_console.health",
+    "ops_console.monitoring",
+    "ops_console.runbooks",
+    "ops_console.incidents",
+    "ops_console.demo",
+]
+
+MIDDLEWARE = [
+    "ops_console.health.middleware.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ops_console.ui.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every view needs a signed-in user unless it says @login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "ops_console.audit.middleware.AuditContextMiddleware",
+]
+
+ROOT_URLCONF = "ops_console.urls"
+WSGI_APPLICATION = "ops_console.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ops_console.accounts.context_processors.role",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+        conn_max_age=envint("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file: WAL lets readers run beside
+    # the writer, IMMEDIATE transactions avoid "database is locked" upgrades.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ops-console",
+        # A dead Redis must not hang a page: fail fast, callers fall back.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", BASE_DIR / ".data" / "static"))
+# Serve straight from the source folders when nothing was collected (tests, development).
+WHITENOISE_USE_FINDERS = envbool("WHITENOISE_USE_FINDERS", True)
+
+# Security headers. Behind HTTPS (the production default) cookies are secure and
+# HSTS is on; the standalone and test commands set OPS_CONSOLE_HTTPS=false.
+HTTPS = envbool("OPS_CONSOLE_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 12 * 3600)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Scripts only from our own static files: no inline script, no eval, no CDN.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ops-console@localhost")
+
+PROMETHEUS_URL = env("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
+ALERTMANAGER_URL = env("ALERTMANAGER_URL", "http://127.0.0.1:9093").rstrip("/")
+PROMETHEUS_TIMEOUT = float(env("PROMETHEUS_TIMEOUT", "2"))
+# Optional bearer token that /metrics then requires.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+
+# Celery. The broker is Redis; task messages carry only ids.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# acks_late: a message is acknowledged only after the task returns, so a worker
+# that dies mid-task leaves the message to be delivered again instead of losing it.
+CELERY_TASK_ACKS_LATE = True
+# ...and when the worker process is killed (SIGKILL, OOM) the message is
+# re-queued rather than acked. Re-delivery is safe because every task claims its
+# row with a conditional UPDATE and exits if it was already claimed.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per process: with acks_late, prefetched messages would
+# wait behind a long shell step and be re-delivered on a crash for no reason.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis re-delivers unacked messages after this; steps are bounded well below it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# Periodic work. Beat only rings the bell; each task reads the due rows from the
+# database, so a missed beat is caught up by the next one.
+CELERY_BEAT_SCHEDULE = {
+    "runbooks-reconcile": {
+        "task": "ops_console.runbooks.tasks.reconcile_runs",
+        "schedule": timedelta(seconds=10),
+    },
+    "escalations-fire-due": {
+        "task": "ops_console.incidents.tasks.fire_due_escalations",
+        "schedule": timedelta(seconds=2),
+    },
+    "escalations-audit": {
+        "task": "ops_console.incidents.tasks.audit_escalations",
+        "schedule": timedelta(seconds=60),
+    },
+    "notifications-retry": {
+        "task": "ops_console.incidents.tasks.retry_deliveries",
+        "schedule": timedelta(seconds=15),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,35 @@
+"""Shared template helpers: times in the viewer's zone with UTC on hover."""
+from datetime import timezone as dt_timezone
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.filter
+def when(value, style="datetime"):
+    """<time> that static/js/app.js rewrites into the viewer's local zone;
+    the title keeps UTC, and the text without JavaScript is UTC too."""
+    if not value:
+        return "—"
+    utc = value.astimezone(dt_timezone.utc) if timezone.is_aware(value) else value
+    iso = utc.isoformat()
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return format_html('<time datetime="{}" title="{}" data-style="{}">{}</time>', iso, text, style, text)
+
+
+@register.filter
+def duration(seconds):
+    """Seconds as 1h 02m / 3m 05s / 4.2s."""
+    if seconds is None:
+        return "—"
+    seconds = float(seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from ops_console.ui import views as ui_views
+
+urlpatterns = [
+    path("", ui_views.home, name="home"),
+    path("", include("ops_console.health.urls")),
+    path("accounts/", include("ops_console.accounts.urls")),
+    path("audit/", include("ops_console.audit.urls")),
+    path("services/", include("ops_console.monitoring.urls")),
+    path("", include("ops_console.runbooks.urls")),  # /runbooks/... and /runs/...
+    path("incidents/", include("ops_console.incidents.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "ops_console.ui.views.forbidden"
