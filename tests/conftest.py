@@ -186,3 +186,29 @@ def page_as(new_context, live_server, make_user):
         return page
 
     return open_page
+
+
+# --- monitoring stack ------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory):
+    """A real Prometheus scraping itself every second (so `up` and
+    `prometheus_*` series exist). Tests point settings.PROMETHEUS_URL at it."""
+    workdir = tmp_path_factory.mktemp("prometheus")
+    port = services.free_port()
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: prometheus\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    )
+    server = services.Prometheus(port, config, workdir / "data").start()
+    import urllib.request, json as _json  # noqa: E401
+
+    def has_data():
+        with urllib.request.urlopen(f"{server.url}/api/v1/query?query=up", timeout=2) as r:
+            return bool(_json.load(r)["data"]["result"])
+
+    services.wait_for(has_data, 30, "Prometheus's first scrape")
+    yield server
+    server.stop()

@@ -1,0 +1,92 @@
+"""The parsed form of a runbook: what the parser produces from Markdown, what
+a RunbookVersion stores (as JSON) and what the engine executes. Plain
+dataclasses so the parser, the engine and the pages share one vocabulary."""
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("runbook", "playbook", "checklist")
+PARAM_TYPES = ("string", "int", "choice", "bool")
+# Step kinds after aliasing (bash, sh, console -> shell).
+STEP_KINDS = ("shell", "http", "promql", "wait", "approval", "manual")
+SHELL_ALIASES = ("shell", "bash", "sh", "console")
+
+
+@dataclass
+class Parameter:
+    name: str
+    type: str = "string"           # one of PARAM_TYPES
+    default: object = None
+    required: bool = False
+    pattern: str | None = None     # strings: every value must match (re.fullmatch)
+    choices: list = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class Phase:
+    index: int
+    title: str                      # heading text without the budget, e.g. "Immediate actions"
+    heading: str                    # the heading as written, e.g. "Immediate actions (0-5 min)"
+    budget_start_min: float | None = None
+    budget_end_min: float | None = None
+    line: int = 0
+
+
+@dataclass
+class Step:
+    index: int                      # 0-based position in the runbook
+    kind: str                       # one of STEP_KINDS
+    title: str
+    body: str                       # the code block's text (command, request, query, gate text, checklist item)
+    attrs: dict = field(default_factory=dict)   # every key=value of the info string, as written
+    explanation: str = ""           # Markdown prose before the step
+    phase: int | None = None        # Phase.index
+    line: int = 0                   # 1-based line of the fence / list item in the source
+    # Normalised attributes the engine uses (defaults filled in by the parser):
+    auto: bool = False              # runs without a click
+    confirm: bool = False           # needs an explicit confirmation click even when auto
+    timeout: float = 60.0           # seconds
+    on_failure: str = "stop"        # stop | continue
+    retries: int = 0
+    queue: str | None = None        # Celery queue (environment); None = default
+    expect: str | None = None       # shell: regex; http: text; promql: comparison; wait: condition
+    params: list = field(default_factory=list)  # names of {{ parameters }} used
+
+
+@dataclass
+class RunbookDocument:
+    slug: str
+    title: str
+    kind: str = "runbook"
+    services: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+    severity: str | None = None
+    owner: str = ""
+    tags: list = field(default_factory=list)
+    description: str = ""           # Markdown before the first phase / step
+    parameters: list = field(default_factory=list)   # [Parameter]
+    phases: list = field(default_factory=list)       # [Phase]
+    steps: list = field(default_factory=list)        # [Step]
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        data = dict(data)
+        data["parameters"] = [Parameter(**p) for p in data.get("parameters", [])]
+        data["phases"] = [Phase(**p) for p in data.get("phases", [])]
+        data["steps"] = [Step(**s) for s in data.get("steps", [])]
+        return cls(**data)
+
+
+@dataclass
+class Problem:
+    """A lint/parse problem with its place in the file."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"         # error | warning
+
+    def __str__(self):
+        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
