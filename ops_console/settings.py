@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "ops_console.monitoring",
     "ops_console.runbooks",
     "ops_console.incidents",
+    "ops_console.escalation",
     "ops_console.demo",
 ]
 
@@ -214,15 +215,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=10),
     },
     "escalations-fire-due": {
-        "task": "ops_console.incidents.tasks.fire_due_escalations",
+        "task": "ops_console.escalation.tasks.fire_due_escalations",
         "schedule": timedelta(seconds=2),
     },
     "escalations-audit": {
-        "task": "ops_console.incidents.tasks.audit_escalations",
+        "task": "ops_console.escalation.tasks.audit_escalations",
         "schedule": timedelta(seconds=60),
     },
     "notifications-retry": {
-        "task": "ops_console.incidents.tasks.retry_deliveries",
+        "task": "ops_console.escalation.tasks.retry_deliveries",
         "schedule": timedelta(seconds=15),
     },
 }
