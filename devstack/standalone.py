@@ -99,13 +99,14 @@ def main(argv):
     try:
         redis = services.Redis(args.redis_port, data_dir / "redis", persist=True).start()
         children.append(redis.process)
+        # Before load_demo: hooks put settings into env that the demo data reads.
+        for hook in STACK_HOOKS:
+            children.extend(hook(args, data_dir, env))
         provision.say("migrating the database")
         manage(python, env, "migrate", "--noinput", "-v", "0")
         manage(python, env, "collectstatic", "--noinput", "-v", "0")
         # Loads the runbook library and demo data; creates the admin only once.
         setup = manage(python, env, "load_demo", "--create-admin", capture=True)
-        for hook in STACK_HOOKS:
-            children.extend(hook(args, data_dir, env))
         venv_bin = python.parent
         children.append(services.Process(
             "web", [str(venv_bin / "gunicorn"), "ops_console.wsgi", "--bind", f"127.0.0.1:{args.port}",
@@ -142,3 +143,54 @@ def main(argv):
 # Extra services the standalone stack starts: callables (args, data_dir, env) -> [Process].
 # The monitoring stack registers Prometheus and Alertmanager here.
 STACK_HOOKS = []
+
+# --- monitoring: Prometheus and Alertmanager with deploy/prometheus/ ---------------
+
+MONITORING_CONFIG = provision.REPO / "deploy" / "prometheus"
+
+
+def render_monitoring_config(dest, **values):
+    """Copy deploy/prometheus/ into dest with the ${name} placeholders of its .yml files
+    filled in (safe_substitute: Prometheus's own {{ $value }} stays as it is). Target
+    files (targets/*.json) are copied only once: they are the operator's to edit."""
+    import string
+
+    dest = Path(dest)
+    for source in sorted(MONITORING_CONFIG.rglob("*.yml")) + sorted(MONITORING_CONFIG.rglob("*.json")):
+        target = dest / source.relative_to(MONITORING_CONFIG)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".yml":
+            target.write_text(string.Template(source.read_text()).safe_substitute(values))
+        elif not target.exists():
+            target.write_text(source.read_text())
+    return dest
+
+
+def monitoring_stack(args, data_dir, env):
+    """Start Prometheus (scraping this console) and Alertmanager (posting to it with
+    a bearer token generated once in the data directory; the demo data issues the
+    console's API token from OPS_CONSOLE_ALERTMANAGER_TOKEN)."""
+    token_file = data_dir / "alertmanager_token"
+    if not token_file.exists():
+        token_file.write_text(env.get("OPS_CONSOLE_ALERTMANAGER_TOKEN") or secrets.token_urlsafe(32))
+        token_file.chmod(0o600)
+    env["OPS_CONSOLE_ALERTMANAGER_TOKEN"] = token_file.read_text().strip()
+    conf = render_monitoring_config(
+        data_dir / "monitoring", config_dir=data_dir / "monitoring", scrape_interval="15s",
+        evaluation_interval="30s", console_scheme="http", console_target=f"127.0.0.1:{args.port}",
+        prometheus_target=f"127.0.0.1:{args.prometheus_port}",
+        alertmanager_target=f"127.0.0.1:{args.alertmanager_port}", base_url=env["OPS_CONSOLE_BASE_URL"],
+        console_url=env["OPS_CONSOLE_BASE_URL"], token_file=token_file, group_wait="10s", group_interval="10s")
+    provision.say(f"starting Prometheus on 127.0.0.1:{args.prometheus_port} and Alertmanager on "
+                  f"127.0.0.1:{args.alertmanager_port}")
+    prometheus = services.Prometheus(args.prometheus_port, conf / "prometheus.yml", data_dir / "prometheus")
+    alertmanager = services.Alertmanager(args.alertmanager_port, conf / "alertmanager.yml", data_dir / "alertmanager")
+    try:
+        return [alertmanager.start().process, prometheus.start().process]
+    except Exception:
+        alertmanager.stop()
+        prometheus.stop()
+        raise
+
+
+STACK_HOOKS.append(monitoring_stack)

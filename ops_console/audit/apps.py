@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "ops_console.audit"
     label = "audit"
+    verbose_name = "Audit and history"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects the sign-in receivers)

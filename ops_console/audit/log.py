@@ -5,11 +5,12 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from . import context
-from .models import AuditEntry, ChainHead
+from .models import GENESIS, AuditEntry, ChainHead
 
-GENESIS = "0" * 64
+__all__ = ["record", "GENESIS"]
 
 
 def _plain(value):
@@ -20,8 +21,22 @@ def _plain(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+def _ip(value):
+    """The address as the database will give it back (IPv6 compressed), so the
+    hash computed now matches the one verify_audit_log computes later."""
+    if not value:
+        return None
+    value = str(value).strip()
+    if ":" in value:
+        try:
+            return clean_ipv6_address(value)
+        except Exception:  # not an address at all: keep none rather than fail the change
+            return None
+    return value
+
+
 def record(action, *, obj=None, actor=None, before=None, after=None, object_type="", object_id="",
-           object_repr="", ip=None):
+           object_repr="", ip=None, request_id=None):
     ctx = context.current()
     if actor is None and ctx is not None and getattr(ctx.user, "is_authenticated", False):
         actor = ctx.user
@@ -30,13 +45,15 @@ def record(action, *, obj=None, actor=None, before=None, after=None, object_type
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:300]
     with transaction.atomic():
+        # The lock on the single head row orders concurrent writers: each reads
+        # the hash the previous one committed, so the chain never forks.
         head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
         entry = AuditEntry(
             created_at=timezone.now(),
             actor=actor if getattr(actor, "pk", None) else None,
             actor_name=getattr(actor, "username", "") or "",
-            ip=ip or (ctx.ip if ctx else None),
-            request_id=ctx.request_id if ctx else "",
+            ip=_ip(ip or (ctx.ip if ctx else None)),
+            request_id=request_id or (ctx.request_id if ctx else ""),
             action=action,
             object_type=object_type,
             object_id=str(object_id),

@@ -6,16 +6,52 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+GENESIS = "0" * 64
+# The fields the hash covers, in the order verify_audit_log reads them.
+HASHED_FIELDS = ("created_at", "actor_id", "actor_name", "ip", "request_id", "action", "object_type", "object_id",
+                 "object_repr", "before", "after", "prev_hash")
+
 
 class AppendOnlyError(Exception):
     pass
 
 
+def content_of(values):
+    """Canonical JSON of an entry's hashed fields (a dict with HASHED_FIELDS)."""
+    data = dict(values)
+    data["created_at"] = data["created_at"].isoformat()
+    return json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def hash_of(values):
+    return hashlib.sha256(content_of(values).encode()).hexdigest()
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Bulk changes are refused like single ones; PostgreSQL's trigger backs this up."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit entries cannot be changed")
+
+    def delete(self):
+        raise AppendOnlyError("audit entries cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("audit entries cannot be changed")
+
+    def _update(self, values):
+        raise AppendOnlyError("audit entries cannot be changed")
+
+    def _raw_delete(self, using):
+        raise AppendOnlyError("audit entries cannot be deleted")
+
+
 class AuditEntry(models.Model):
     created_at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    # A copy of the name survives the user's deletion.
+    # DO_NOTHING without a constraint: deleting a user must not rewrite (and so
+    # break) the entries it made; actor_name keeps who it was.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
     actor_name = models.CharField(max_length=150, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -28,37 +64,37 @@ class AuditEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
+    objects = AuditEntryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         permissions = [("export_auditentry", "Can export the audit log")]
+        indexes = [models.Index(fields=["object_type", "object_id", "id"], name="audit_object_idx")]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.action} {self.object_repr}"
 
+    def hashed_values(self):
+        return {name: getattr(self, name) for name in HASHED_FIELDS}
+
     def content(self):
         """The fields the hash covers, in a canonical JSON form."""
-        return json.dumps(
-            {
-                "created_at": self.created_at.isoformat(),
-                "actor_id": self.actor_id,
-                "actor_name": self.actor_name,
-                "ip": self.ip,
-                "request_id": self.request_id,
-                "action": self.action,
-                "object_type": self.object_type,
-                "object_id": self.object_id,
-                "object_repr": self.object_repr,
-                "before": self.before,
-                "after": self.after,
-                "prev_hash": self.prev_hash,
-            },
-            sort_keys=True,
-            cls=DjangoJSONEncoder,
-            separators=(",", ":"),
-        )
+        return content_of(self.hashed_values())
 
     def compute_hash(self):
-        return hashlib.sha256(self.content().encode()).hexdigest()
+        return hash_of(self.hashed_values())
+
+    def diff(self):
+        """[(key, before, after)] for every key that changed, keys in order."""
+        before = self.before if isinstance(self.before, dict) else ({} if self.before is None else {"": self.before})
+        after = self.after if isinstance(self.after, dict) else ({} if self.after is None else {"": self.after})
+        missing = object()
+        rows = []
+        for key in sorted(set(before) | set(after)):
+            old, new = before.get(key, missing), after.get(key, missing)
+            if old != new:
+                rows.append((key, None if old is missing else old, None if new is missing else new))
+        return rows
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -73,4 +109,45 @@ class ChainHead(models.Model):
     """One row, locked while an entry is appended, so concurrent writers form
     one linear chain instead of forking it."""
 
-    last_hash = models.CharField(max_length=64, default="0" * 64)
+    last_hash = models.CharField(max_length=64, default=GENESIS)
+
+
+class Postmortem(models.Model):
+    """The postmortem kept with an incident; its text lives in versions, one per save."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT, related_name="postmortem")
+    latest = models.ForeignKey("PostmortemVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        permissions = [("edit_postmortem", "Can write and edit postmortems")]
+
+    def __str__(self):
+        return f"Postmortem of INC-{self.incident_id}"
+
+
+class PostmortemVersion(models.Model):
+    """One saved text of a postmortem; never changed, a new save is a new version."""
+
+    postmortem = models.ForeignKey(Postmortem, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_by_name = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=300, blank=True, help_text="What this version changed")
+
+    class Meta:
+        ordering = ["postmortem", "-number"]
+        constraints = [models.UniqueConstraint(fields=["postmortem", "number"], name="postmortem_version_unique")]
+
+    def __str__(self):
+        return f"Postmortem of INC-{self.postmortem.incident_id} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("postmortem versions cannot be changed: save a new version")
+        super().save(*args, **kwargs)

@@ -5,21 +5,43 @@ so an escalation exists exactly when the incident change commits."""
 
 def incident_opened(incident):
     """Freeze the policy in force onto the incident and schedule its levels."""
+    from . import engine
+
+    engine.start(incident)
 
 
 def incident_acknowledged(incident):
     """Stop the levels that stop on acknowledgement."""
+    from . import engine
+
+    engine.acknowledged(incident)
 
 
 def incident_resolved(incident):
     """Stop every level (also called on close)."""
+    from . import engine
+
+    engine.resolved(incident)
 
 
 def severity_changed(incident, old_severity):
     """Restart the clock on the new severity's levels."""
+    from . import engine
+
+    engine.restart(incident)
 
 
 def board_status(incidents):
     """{incident.pk: {"paged": [names], "next_role": str|None, "next_at": datetime|None, "level": int|None}}
-    for the commander's board, in a fixed number of queries."""
-    return {incident.pk: {"paged": [], "next_role": None, "next_at": None, "level": None} for incident in incidents}
+    for the commander's board, in a fixed number of queries. "level" is the
+    highest level fired so far; "next_*" the next pending level."""
+    from . import engine
+
+    return engine.board_status(incidents)
+
+
+def active_windows(services, at=None):
+    """The maintenance windows active at `at` for these services (for the board)."""
+    from .maintenance import active_windows as active
+
+    return active(services, at)

@@ -1,9 +1,211 @@
-"""Placeholder index until the incidents pages land."""
-from django.shortcuts import render
+"""The commander's board, the incident page and the changes made from it.
+Views parse the request, check permission, call actions, render."""
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
 from ops_console.accounts.access import require
+from ops_console.escalation import hooks
+from ops_console.monitoring.models import Service
+
+from . import actions
+from .forms import CommanderForm, DetailsForm, NoteForm, OpenIncidentForm, SeverityForm, StatusForm
+from .models import OPEN_STATUSES, Incident, Severity, Status
+
+BOARD_PAGE_SIZE = 50
+STATUS_FILTERS = {"open": OPEN_STATUSES, "all": None, **{s: (s,) for s in Status.values}}
+STOP_POLLING = 286  # htmx stops polling on this status
 
 
-@require()
+def board_queryset(params):
+    incidents = Incident.objects.select_related("severity", "commander").prefetch_related("services")
+    statuses = STATUS_FILTERS.get(params.get("status") or "open", OPEN_STATUSES)
+    if statuses:
+        incidents = incidents.filter(status__in=statuses)
+    if params.get("severity"):
+        incidents = incidents.filter(severity__code=params["severity"])
+    if params.get("service"):
+        incidents = incidents.filter(services__slug=params["service"])
+    if params.get("q"):
+        q = params["q"].strip()
+        match = Q(title__icontains=q)
+        ref = Incident.objects.by_reference(q).values("pk")
+        incidents = incidents.filter(match | Q(pk__in=ref))
+    return incidents.order_by("severity__rank", "-detected_at")
+
+
+@require("incidents.view_incident")
 def index(request):
-    return render(request, "ui/placeholder.html", {"title": "incidents".capitalize()})
+    page = Paginator(board_queryset(request.GET), BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    status = hooks.board_status(rows)
+    context = {
+        "page": page, "rows": [(i, status.get(i.pk, {})) for i in rows],
+        "severities": Severity.objects.all(), "services": Service.objects.all(),
+        "status_filters": ["open", "all", *Status.values], "filters": request.GET,
+        "query": request.GET.urlencode(),
+    }
+    template = "incidents/partials/board.html" if request.htmx else "incidents/index.html"
+    return render(request, template, context)
+
+
+def get_incident(reference):
+    incident = Incident.objects.by_reference(reference).select_related(
+        "severity", "commander", "runbook", "opened_by").first()
+    if incident is None:
+        raise Http404(f"No incident {reference}")
+    return incident
+
+
+def runbook_links(incident):
+    """The linked runbook's page and its start form with ?incident=INC-42."""
+    if incident.runbook is None:
+        return {}
+    try:
+        page = reverse("runbooks:detail", args=[incident.runbook.slug])
+    except NoReverseMatch:  # the runbook pages are another app's; tolerate their absence
+        page = f"/runbooks/{incident.runbook.slug}/"
+    try:
+        start = reverse("runbooks:start", args=[incident.runbook.slug])
+    except NoReverseMatch:
+        start = page
+    return {"runbook_url": page, "start_run_url": f"{start}?{urlencode({'incident': incident.reference})}"}
+
+
+def detail_context(request, incident):
+    return {
+        **runbook_links(incident),
+        "incident": incident,
+        "escalation": hooks.board_status([incident]).get(incident.pk, {}),
+        "timeline": incident.timeline.select_related("actor"),
+        "alerts": incident.alerts.all()[:100],
+        "runs": incident.run_links.select_related("run__runbook"),
+        "services": incident.services.all(),
+        "responders": incident.responders.all(),
+        "transitions": incident.allowed_transitions(),
+        "status_labels": dict(Status.choices),
+        "severity_form": SeverityForm(initial={"severity": incident.severity}),
+        "commander_form": CommanderForm(initial={"commander": incident.commander}),
+        "note_form": NoteForm(),
+        "details_form": DetailsForm(initial={"title": incident.title, "summary": incident.summary,
+                                             "impact": incident.impact, "services": list(incident.services.all())}),
+    }
+
+
+@require("incidents.view_incident")
+def detail(request, reference):
+    incident = get_incident(reference)
+    return render(request, "incidents/detail.html", detail_context(request, incident))
+
+
+@require("incidents.view_incident")
+def timeline(request, reference):
+    """The live part of the incident page (status, countdown, timeline), polled by htmx."""
+    incident = get_incident(reference)
+    response = render(request, "incidents/partials/live.html", detail_context(request, incident))
+    if incident.status == Status.CLOSED:
+        response.status_code = STOP_POLLING
+    return response
+
+
+@require("incidents.manage_incident")
+def new(request):
+    form = OpenIncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = actions.do_open_incident(
+                title=data["title"], severity=data["severity"], services=data["services"], summary=data["summary"],
+                impact=data["impact"], commander=data["commander"], acting_user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Opened {incident.reference}.")
+            return redirect(incident)
+    return render(request, "incidents/new.html", {"form": form})
+
+
+def _apply(request, incident, change):
+    """Run one action; report a refusal as a message; back to the incident page."""
+    try:
+        change()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("incidents:detail", args=[incident.reference]))
+
+
+def _invalid(request, incident, form):
+    errors = "; ".join(f"{name}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)
+                       for name, errs in form.errors.items())
+    messages.error(request, errors)
+    return redirect(reverse("incidents:detail", args=[incident.reference]))
+
+
+@require_POST
+@require("incidents.acknowledge_incident")
+def acknowledge(request, reference):
+    incident = get_incident(reference)
+    return _apply(request, incident, lambda: actions.do_acknowledge(incident, acting_user=request.user, via="web"))
+
+
+@require_POST
+@require("incidents.manage_incident")
+def change_status(request, reference):
+    incident = get_incident(reference)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, incident, form)
+    return _apply(request, incident, lambda: actions.do_change_status(
+        incident, form.cleaned_data["status"], acting_user=request.user))
+
+
+@require_POST
+@require("incidents.manage_incident")
+def change_severity(request, reference):
+    incident = get_incident(reference)
+    form = SeverityForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, incident, form)
+    return _apply(request, incident, lambda: actions.do_change_severity(
+        incident, form.cleaned_data["severity"], acting_user=request.user, reason=form.cleaned_data["reason"]))
+
+
+@require_POST
+@require("incidents.manage_incident")
+def set_commander(request, reference):
+    incident = get_incident(reference)
+    form = CommanderForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, incident, form)
+    return _apply(request, incident, lambda: actions.do_set_commander(
+        incident, form.cleaned_data["commander"], acting_user=request.user))
+
+
+@require_POST
+@require("incidents.manage_incident")
+def update_details(request, reference):
+    incident = get_incident(reference)
+    form = DetailsForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, incident, form)
+    data = form.cleaned_data
+    return _apply(request, incident, lambda: actions.do_update_details(
+        incident, acting_user=request.user, title=data["title"], summary=data["summary"], impact=data["impact"],
+        services=list(data["services"])))
+
+
+@require_POST
+@require("incidents.add_note")
+def add_note(request, reference):
+    incident = get_incident(reference)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, incident, form)
+    return _apply(request, incident, lambda: actions.do_add_note(
+        incident, form.cleaned_data["text"], acting_user=request.user))

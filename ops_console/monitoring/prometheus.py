@@ -1,14 +1,31 @@
 """The one door to Prometheus. Wraps prometheus-api-client (installed without
-its pandas extras) with timeouts and clear errors; alerts and rules, which the
-client has no calls for, go through its requests session."""
-from dataclasses import dataclass
-from datetime import datetime
+its pandas extras) with timeouts, no retries and clear errors; alerts and rules,
+which the client has no calls for, go through its requests session. Answers are
+kept a few seconds in the shared cache so fifty people watching one board make
+one query, and a Prometheus that just failed is not asked again for a moment,
+so a page with many tiles fails in milliseconds, not in many timeouts."""
+import ast
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from typing import NamedTuple
 
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 5     # how long an answer is shared between viewers
+BREAKER_SECONDS = 2   # after an unreachable Prometheus, fail at once for this long
 
 
 class PrometheusError(Exception):
@@ -19,52 +36,209 @@ class PrometheusUnavailable(PrometheusError):
     """Prometheus could not be reached or timed out (worth a retry)."""
 
 
-@dataclass
-class Sample:
+class Sample(NamedTuple):
     labels: dict
     value: float
+
+
+class Series(NamedTuple):
+    labels: dict
+    points: list  # [(unix seconds, float | None)]; None where Prometheus had no number
 
 
 def connect(url=None):
     return PrometheusConnect(url=url or settings.PROMETHEUS_URL, disable_ssl=False,
                              # No client-side retries: a down Prometheus must fail fast, not hang a page.
-                             retry=Retry(total=0),
+                             retry=Retry(total=0, connect=0, read=0, status=0),
                              timeout=settings.PROMETHEUS_TIMEOUT)
 
 
-def _call(fn, *args, **kwargs):
+# --- failing fast -------------------------------------------------------------
+
+_breaker = {}  # url -> (monotonic deadline, message)
+_breaker_lock = threading.Lock()
+
+
+def _unreachable(url, exc):
+    # With retries off, urllib3 reports a read timeout inside a ConnectionError.
+    timed_out = isinstance(exc, requests.Timeout) or "timed out" in str(exc)
+    kind = f"timed out after {settings.PROMETHEUS_TIMEOUT:g}s" if timed_out else "refused or dropped the connection"
+    message = f"Prometheus is unreachable at {url} ({kind})"
+    with _breaker_lock:
+        _breaker[url] = (time.monotonic() + BREAKER_SECONDS, message)
+    return PrometheusUnavailable(message)
+
+
+def _check_breaker(url):
+    with _breaker_lock:
+        deadline, message = _breaker.get(url, (0, ""))
+    if time.monotonic() < deadline:
+        raise PrometheusUnavailable(message)
+
+
+def reset_breaker():
+    with _breaker_lock:
+        _breaker.clear()
+
+
+def _rejection(exc):
+    """The client's message is 'HTTP Status Code 400 (b'{...json...}')': keep
+    only the status and Prometheus's own `error` text."""
+    text = str(exc)
+    status = re.search(r"HTTP Status Code (\d+)", text)
+    reason = text
+    body = re.search(r"\((b(['\"]).*\2)\)\s*$", text, re.S)
+    if body:
+        try:
+            reason = json.loads(ast.literal_eval(body.group(1))).get("error") or reason
+        except (ValueError, SyntaxError, AttributeError):
+            reason = ast.literal_eval(body.group(1)).decode(errors="replace")[:300] or reason
+    if status and status.group(1) in ("502", "503", "504"):
+        return PrometheusUnavailable(f"Prometheus is overloaded or restarting: {reason}")
+    return PrometheusError(f"Prometheus rejected the query: {reason}")
+
+
+def _call(url, fn, *args, **kwargs):
+    _check_breaker(url)
     try:
         return fn(*args, **kwargs)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise PrometheusUnavailable(f"Prometheus is unreachable at {settings.PROMETHEUS_URL}: "
-                                    f"{type(exc).__name__}") from exc
+        raise _unreachable(url, exc) from exc
     except PrometheusApiClientException as exc:
-        raise PrometheusError(f"Prometheus rejected the query: {exc}") from exc
+        raise _rejection(exc) from exc
+    except ValueError as exc:  # a 200 that is not Prometheus's JSON (wrong URL, a proxy page)
+        raise PrometheusError(f"{url} did not answer like Prometheus: {exc}") from exc
 
+
+# --- the shared cache -----------------------------------------------------------
+
+def _cached(parts, fetch):
+    """fetch() through the shared cache. A broken cache (Redis down) only costs
+    the sharing: the query still runs and the page still renders."""
+    key = "prom:" + hashlib.sha1(repr(parts).encode()).hexdigest()
+    try:
+        hit = cache.get(key)
+    except Exception as exc:  # noqa: BLE001 - any cache failure falls back to a direct query
+        log.warning("cache read failed, querying Prometheus directly: %s", exc)
+        return fetch()
+    if hit is not None:
+        return hit
+    value = fetch()
+    try:
+        cache.set(key, value, CACHE_SECONDS)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("cache write failed: %s", exc)
+    return value
+
+
+def _number(text):
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _timestamp(at):
+    return at.timestamp() if isinstance(at, datetime) else float(at)
+
+
+# --- queries --------------------------------------------------------------------
 
 def query(expr, at=None, url=None):
-    """Instant query -> [Sample]. Scalars come back as one sample with no labels."""
-    params = {"time": (at or datetime.now()).timestamp()}
-    result = _call(connect(url).custom_query, query=expr, params=params)
-    if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
-        return [Sample({}, float(result[1]))]  # scalar / string result
-    return [Sample(item.get("metric", {}), float(item["value"][1])) for item in result]
+    """Instant query -> [Sample(labels, value)]. Scalars come back as one sample
+    with no labels; NaN stays float("nan") so callers can compare numbers."""
+    url = url or settings.PROMETHEUS_URL
+    params = {} if at is None else {"time": _timestamp(at)}
+    # "Now" is shared by everyone asking within the same few seconds.
+    slot = int(time.time() // CACHE_SECONDS) if at is None else params["time"]
+
+    def fetch():
+        result = _call(url, connect(url).custom_query, query=expr, params=params)
+        if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
+            return [Sample({}, float(result[1]))]  # scalar / string result
+        return [Sample(item.get("metric", {}), float(item["value"][1])) for item in result]
+
+    return _cached(("query", url, expr, slot), fetch)
 
 
 def query_range(expr, start, end, step, url=None):
-    """Range query with explicit start and end -> [(labels, [(ts, value|None)])]."""
-    result = _call(connect(url).custom_query_range, query=expr, start_time=start, end_time=end, step=step)
-    return [(item.get("metric", {}), [(float(ts), float(v)) for ts, v in item.get("values", [])]) for item in result]
+    """Range query with explicit start and end (datetimes) and step (seconds)
+    -> [Series(labels, [(ts, value|None)])] as Prometheus returned them (no
+    points where it had no data: see `align` for charts)."""
+    url = url or settings.PROMETHEUS_URL
+    step = float(step)
+    if end <= start:
+        raise PrometheusError("the range ends before it starts")
+    if (end - start).total_seconds() / step > 11000:
+        raise PrometheusError("too many points: use a larger step")
+
+    def fetch():
+        result = _call(url, connect(url).custom_query_range, query=expr, start_time=start, end_time=end,
+                       step=f"{step:g}")
+        return [Series(item.get("metric", {}), [(float(ts), _number(v)) for ts, v in item.get("values", [])])
+                for item in result]
+
+    return _cached(("range", url, expr, start.timestamp(), end.timestamp(), step), fetch)
+
+
+def align(series, start, end, step):
+    """One shared x axis from start to end and, per series, a value or None at
+    each x: None is a gap the chart draws as a break."""
+    # Prometheus evaluates a range query at start, start + step, ... <= end.
+    first = round(start.timestamp())
+    xs = [first + k * step for k in range(int((round(end.timestamp()) - first) // step) + 1)]
+    columns = []
+    for s in series:
+        by_slot = {round((ts - first) / step): value for ts, value in s.points}
+        columns.append([by_slot.get(k) for k in range(len(xs))])
+    return xs, columns
+
+
+def targets(url=None):
+    """Active scrape targets -> [{"job", "instance", "health", "lastError", "lastScrape", "labels"}]."""
+    url = url or settings.PROMETHEUS_URL
+
+    def fetch():
+        data = _call(url, connect(url).get_targets, state="active")
+        return [{"job": t.get("labels", {}).get("job", t.get("scrapePool", "")),
+                 "instance": t.get("labels", {}).get("instance", t.get("scrapeUrl", "")),
+                 "health": t.get("health", "unknown"), "last_error": t.get("lastError", ""),
+                 "last_scrape": t.get("lastScrape", ""), "labels": t.get("labels", {})}
+                for t in data.get("activeTargets", [])]
+
+    return _cached(("targets", url), fetch)
 
 
 def api_get(path, url=None):
-    """GET an API path the client has no call for (alerts, rules, targets)."""
-    client = connect(url)
-    try:
+    """GET an API path the client has no call for (alerts, rules)."""
+    url = url or settings.PROMETHEUS_URL
+
+    def fetch():
+        client = connect(url)
         response = client._session.get(f"{client.url}{path}", timeout=settings.PROMETHEUS_TIMEOUT,
-                                        headers=client.headers)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise PrometheusUnavailable(f"Prometheus is unreachable at {client.url}: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise PrometheusError(f"Prometheus answered {response.status_code} for {path}")
-    return response.json()["data"]
+                                       headers=client.headers)
+        if response.status_code != 200:
+            raise PrometheusApiClientException(f"HTTP Status Code {response.status_code} ({response.content!r})")
+        return response.json()["data"]
+
+    return _call(url, fetch)
+
+
+def alerts(url=None):
+    """Alerts Prometheus holds now (pending and firing) -> [{"labels", "annotations", "state", "activeAt", "value"}]."""
+    url = url or settings.PROMETHEUS_URL
+    return _cached(("alerts", url), lambda: api_get("/api/v1/alerts", url)["alerts"])
+
+
+def rules(url=None):
+    url = url or settings.PROMETHEUS_URL
+    return _cached(("rules", url), lambda: api_get("/api/v1/rules", url)["groups"])
+
+
+def parse_time(text):
+    """Prometheus's RFC 3339 times (with nanoseconds) -> aware datetime, or None."""
+    if not text or text.startswith("0001-"):
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
+    except ValueError:
+        return None

@@ -1,9 +1,144 @@
-"""Placeholder index until the monitoring pages land."""
-from django.shortcuts import render
+"""Services pages: live SLO tiles, targets, firing alerts, and the JSON the
+charts draw from. Every view answers quickly when Prometheus is down and says so."""
+import math
+import time
+from datetime import datetime, timedelta, timezone
+
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
 from ops_console.accounts.access import require
+from ops_console.ui.markdown import render as markdown
+
+from . import board, prometheus
+from .models import Service
+
+LIVE_WINDOW_SECONDS = 3600    # charts show the last hour...
+CHART_REFRESH_SECONDS = 15    # ...and fetch new points this often
+STATUS_REFRESH_SECONDS = 15   # tiles, targets and alerts poll this often
+MAX_RANGE = timedelta(days=31)
+MAX_LINES = 20               # a panel with more series shows the first ones
+POINTS = 240                  # points per line: enough for a chart, cheap for Prometheus
+VIEW = "monitoring.view_service"
 
 
-@require()
+def refresh_context():
+    return {"chart_refresh": CHART_REFRESH_SECONDS, "status_refresh": STATUS_REFRESH_SECONDS,
+            "live_window": LIVE_WINDOW_SECONDS}
+
+
+@require_GET
+@require(VIEW)
 def index(request):
-    return render(request, "ui/placeholder.html", {"title": "monitoring".capitalize()})
+    services = list(Service.objects.prefetch_related("slos", "panels"))
+    boards, unavailable = board.boards(services)
+    firing = [] if unavailable else board.firing_alerts()
+    return render(request, "monitoring/index.html", {
+        "boards": boards, "unavailable": unavailable, "alerts": firing, **refresh_context()})
+
+
+@require_GET
+@require(VIEW)
+def detail(request, slug):
+    service = get_object_or_404(Service.objects.prefetch_related("slos", "panels"), slug=slug)
+    live = board.board_for(service)
+    return render(request, "monitoring/detail.html", {
+        "service": service, "board": live, "unavailable": live.unavailable,
+        "description": markdown(service.description), "runbooks": service.runbooks(), **refresh_context()})
+
+
+@require_GET
+@require(VIEW)
+def status(request, slug):
+    """The live part of one service (tiles, targets, alerts) for htmx polling."""
+    service = get_object_or_404(Service.objects.prefetch_related("slos"), slug=slug)
+    return render(request, "monitoring/partials/service_status.html",
+                  {"board": board.board_for(service), **refresh_context()})
+
+
+@require_GET
+@require(VIEW)
+def alerts(request):
+    """The alerts firing now, for htmx polling on the Services page."""
+    try:
+        firing, unavailable = board.firing_alerts(), ""
+    except prometheus.PrometheusUnavailable as exc:
+        firing, unavailable = [], str(exc)
+    return render(request, "monitoring/partials/alerts.html", {
+        "alerts": firing, "unavailable": unavailable, **refresh_context()})
+
+
+def parse_moment(text, name):
+    """Unix seconds or ISO 8601 -> aware datetime."""
+    try:
+        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} must be unix seconds or an ISO 8601 time, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def chart_window(params):
+    """start/end/step of a chart from ?start=&end= (default: the last hour, live).
+    Times are rounded to whole seconds slots so viewers within the same few
+    seconds ask the same query (and share the cached answer)."""
+    now = datetime.now(timezone.utc)
+    end = parse_moment(params["end"], "end") if params.get("end") else now
+    start = parse_moment(params["start"], "start") if params.get("start") else end - timedelta(
+        seconds=LIVE_WINDOW_SECONDS)
+    if end > now:
+        end = now
+    if start >= end:
+        raise ValueError("start must be before end")
+    if end - start > MAX_RANGE:
+        raise ValueError("the range is longer than 31 days")
+    step = max(5, math.ceil((end - start).total_seconds() / POINTS / 5) * 5)
+    slot = prometheus.CACHE_SECONDS
+    end = datetime.fromtimestamp(end.timestamp() // slot * slot, tz=timezone.utc)
+    start = datetime.fromtimestamp(start.timestamp() // slot * slot, tz=timezone.utc)
+    return start, end, step
+
+
+def legend(labels, key):
+    if key and key in labels:
+        return labels[key]
+    shown = {k: v for k, v in labels.items() if k != "__name__"}
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "value"
+
+
+@require_GET
+@require(VIEW)
+def panel_data(request, slug, panel_id):
+    """One panel's lines for uPlot: a shared x axis and a value or null per
+    point (null is a gap). Errors come back as JSON with a status code."""
+    service = get_object_or_404(Service, slug=slug)
+    panel = service.panels.filter(pk=panel_id).first()
+    if panel is None:
+        raise Http404("No such panel")
+    body = {"title": panel.title, "unit": panel.unit, "x": [], "series": [], "error": "",
+            "marker": None, "fetched_at": time.time()}
+    try:
+        start, end, step = chart_window(request.GET)
+        if request.GET.get("marker"):
+            body["marker"] = parse_moment(request.GET["marker"], "marker").timestamp()
+    except ValueError as exc:
+        body["error"] = str(exc)
+        return JsonResponse(body, status=400)
+    body.update(start=start.timestamp(), end=end.timestamp(), step=step)
+    try:
+        series = prometheus.query_range(service.promql(panel.query), start, end, step)
+    except prometheus.PrometheusUnavailable as exc:
+        body["error"] = str(exc)
+        return JsonResponse(body, status=503)
+    except prometheus.PrometheusError as exc:
+        body["error"] = str(exc)
+        return JsonResponse(body, status=502)
+    xs, columns = prometheus.align(series, start, end, step)
+    body["x"] = xs
+    body["series"] = [{"label": legend(s.labels, panel.legend), "values": values}
+                      for s, values in zip(series, columns)][:MAX_LINES]
+    return JsonResponse(body)

@@ -19,6 +19,8 @@ class Parameter:
     pattern: str | None = None     # strings: every value must match (re.fullmatch)
     choices: list = field(default_factory=list)
     description: str = ""
+    shell: bool = False            # used in a shell step: validate refuses line breaks
+    line: int = 0                  # where the front matter declares it
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Phase:
     budget_start_min: float | None = None
     budget_end_min: float | None = None
     line: int = 0
+    text: str = ""                  # Markdown of the phase that precedes none of its steps
 
 
 @dataclass
@@ -50,6 +53,11 @@ class Step:
     queue: str | None = None        # Celery queue (environment); None = default
     expect: str | None = None       # shell: regex; http: text; promql: comparison; wait: condition
     params: list = field(default_factory=list)  # names of {{ parameters }} used
+    expect_status: int | None = None  # http: the status that counts as success (None: any 2xx)
+    method: str | None = None       # http: GET, POST, ... (from the request line)
+    ttl: float | None = None        # approval: seconds until the request expires (None: never)
+    hold_for: float | None = None   # wait: seconds to sleep (empty body) or that the condition must hold
+    interval: float | None = None   # wait: seconds between evaluations of the condition
 
 
 @dataclass
@@ -66,6 +74,8 @@ class RunbookDocument:
     parameters: list = field(default_factory=list)   # [Parameter]
     phases: list = field(default_factory=list)       # [Phase]
     steps: list = field(default_factory=list)        # [Step]
+    epilogue: str = ""              # Markdown after the last step when there are no phases
+    imported: bool = False          # parsed leniently from a plain Markdown runbook
 
     def to_json(self):
         return asdict(self)

@@ -5,4 +5,17 @@ from . import views
 app_name = "runbooks"
 urlpatterns = [
     path("runbooks/", views.index, name="index"),
+    path("runbooks/<slug:slug>/", views.detail, name="detail"),
+    path("runbooks/<slug:slug>/diff/", views.diff, name="diff"),
+    path("runbooks/<slug:slug>/edit/", views.edit, name="edit"),
+    path("runbooks/<slug:slug>/start/", views.start, name="start"),
+    path("runs/", views.runs, name="runs"),
+    path("runs/<int:pk>/", views.run, name="run"),
+    path("runs/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("runs/<int:pk>/steps/<int:number>/run/", views.run_step, name="run_step"),
+    path("runs/<int:pk>/steps/<int:number>/confirm/", views.confirm_step, name="confirm_step"),
+    path("runs/<int:pk>/steps/<int:number>/approve/", views.approve_step, name="approve_step"),
+    path("runs/<int:pk>/steps/<int:number>/reject/", views.reject_step, name="reject_step"),
+    path("runs/<int:pk>/steps/<int:number>/skip/", views.skip_step, name="skip_step"),
+    path("runs/<int:pk>/steps/<int:number>/retry/", views.retry_step, name="retry_step"),
 ]

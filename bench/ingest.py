@@ -1,0 +1,165 @@
+"""Alertmanager webhook ingestion: batches of 1 and 50 alerts, 20 % of them
+repeats of alerts already sent (Alertmanager re-sends), through the whole
+Django stack (test client: routing, token, validation, incidents, timeline,
+audit, escalation hooks) against PostgreSQL, next to a raw psycopg insert of
+the same alert rows in the same run. Prints a Markdown section.
+
+    DATABASE_URL=postgres://... python bench/ingest.py [--short]
+(`python3 -m devstack bench ingest` starts the database for you.)"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
+os.environ.setdefault("OPS_CONSOLE_HTTPS", "false")
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from ops_console.incidents.intake_config import do_create_token  # noqa: E402
+from ops_console.incidents.models import Alert, AlertRouting, ApiToken, Incident, WebhookPayload  # noqa: E402
+
+REPEAT_SHARE = 0.2
+GOAL = 1000  # alerts/s
+
+
+def make_alert(n, base):
+    return {
+        "status": "firing",
+        "labels": {"alertname": f"BenchAlert{n % 7}", "severity": "warning", "job": "backend", "instance": f"i-{n}"},
+        "annotations": {"summary": f"Bench alert {n}", "description": "Synthetic load for bench/ingest.py"},
+        "startsAt": (base + timedelta(seconds=n)).isoformat().replace("+00:00", "Z"),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": f"bench{base.timestamp():.0f}-{n:08x}",
+    }
+
+
+def batches(total, size, seed):
+    """Batches whose alerts are 80 % new and 20 % already sent."""
+    rng = random.Random(seed)
+    base = datetime.now(timezone.utc).replace(microsecond=0)
+    sent, n, out = [], 0, []
+    while sum(len(b) for b in out) < total:
+        batch = []
+        for _ in range(size):
+            if sent and rng.random() < REPEAT_SHARE:
+                batch.append(rng.choice(sent))
+            else:
+                alert = make_alert(n, base)
+                n += 1
+                batch.append(alert)
+                sent.append(alert)
+        out.append(batch)
+    return out
+
+
+def payload(alerts):
+    return {"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing", "receiver": "bench",
+            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+            "alerts": alerts}
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run_console(all_batches, raw_token):
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+    bodies = [json.dumps(payload(b)) for b in all_batches]
+    latencies = []
+    start = time.perf_counter()
+    for body in bodies:
+        t0 = time.perf_counter()
+        response = client.post("/api/v1/alerts/alertmanager", data=body, content_type="application/json")
+        latencies.append(time.perf_counter() - t0)
+        if response.status_code != 200:
+            raise SystemExit(f"ingestion failed: {response.status_code} {response.content[:500]!r}")
+    return time.perf_counter() - start, latencies
+
+
+def run_raw(all_batches):
+    """The floor: the same alert rows inserted with plain psycopg, one
+    transaction per batch, duplicates skipped by the same unique key."""
+    latencies = []
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE raw_alert (id bigserial PRIMARY KEY, fingerprint text, starts_at timestamptz, "
+                     "status text, labels jsonb, annotations jsonb, received_count int DEFAULT 1, "
+                     "UNIQUE (fingerprint, starts_at))")
+        start = time.perf_counter()
+        for batch in all_batches:
+            t0 = time.perf_counter()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO raw_alert (fingerprint, starts_at, status, labels, annotations) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (fingerprint, starts_at) "
+                    "DO UPDATE SET received_count = raw_alert.received_count + 1",
+                    [(a["fingerprint"], a["startsAt"], a["status"], json.dumps(a["labels"]),
+                      json.dumps(a["annotations"])) for a in batch])
+            latencies.append(time.perf_counter() - t0)
+        took = time.perf_counter() - start
+    return took, latencies
+
+
+def cleanup(prefix):
+    incidents = Incident.objects.filter(alerts__fingerprint__startswith=prefix).distinct()
+    Incident.objects.filter(pk__in=list(incidents.values_list("pk", flat=True))).delete()
+    Alert.objects.filter(fingerprint__startswith=prefix).delete()
+    WebhookPayload.objects.filter(source="alertmanager", body__contains=prefix).delete()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--short", action="store_true")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/ingest.py needs PostgreSQL (DATABASE_URL=postgres://...)")
+    total = 500 if args.short else 5000
+    token, raw = do_create_token("bench-ingest", acting_user=None)
+    routing = AlertRouting.current()
+    rows = []
+    try:
+        for label, dedup in (("one incident per alert (fingerprint)", ""),
+                             ("alerts grouped by alertname+job", "alertname,job")):
+            AlertRouting.objects.filter(pk=1).update(dedup_labels=dedup)
+            for size in (1, 50):
+                count = total // 5 if size == 1 else total
+                all_batches = batches(count, size, seed=size)
+                alerts = sum(len(b) for b in all_batches)
+                prefix = all_batches[0][0]["fingerprint"].split("-")[0]
+                console_s, console_lat = run_console(all_batches, raw)
+                raw_s, raw_lat = run_raw(all_batches)
+                rows.append((label, size, alerts, alerts / console_s, percentile(console_lat, 99) * 1000,
+                             alerts / raw_s, percentile(raw_lat, 99) * 1000))
+                cleanup(prefix)
+                time.sleep(1.1)  # fresh fingerprints (they carry the second they were made)
+    finally:
+        AlertRouting.objects.filter(pk=1).update(dedup_labels=routing.dedup_labels)
+        ApiToken.objects.filter(pk=token.pk).delete()
+    print("## Alert ingestion (Alertmanager webhook)\n")
+    print(f"{'Short' if args.short else 'Full'} mode; {int(REPEAT_SHARE * 100)} % of each batch repeats alerts "
+          f"already sent; goal {GOAL} alerts/s. Console: Django test client in-process, the whole request path, "
+          "one transaction per request. Raw: psycopg `INSERT ... ON CONFLICT` of the same alert rows, one "
+          "transaction per batch.\n")
+    print("| routing | batch | alerts | console alerts/s | console p99 ms/request | raw alerts/s | raw p99 ms "
+          "| raw/console | goal |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for label, size, alerts, rate, p99, raw_rate, raw_p99 in rows:
+        print(f"| {label} | {size} | {alerts} | {rate:,.0f} | {p99:.1f} | {raw_rate:,.0f} | {raw_p99:.1f} "
+              f"| {raw_rate / rate:.1f}× | {'met' if rate >= GOAL else 'missed'} |")
+
+
+if __name__ == "__main__":
+    main()

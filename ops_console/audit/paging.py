@@ -1,0 +1,43 @@
+"""Keyset pagination on id, newest first: a page costs one indexed query however
+deep it is (OFFSET would scan every row it skips), and a page link names the id
+it starts from, so it stays the same page while new rows arrive."""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class KeysetPage:
+    items: list = field(default_factory=list)
+    newer: int | None = None  # ?after=<id> shows the entries just newer than this page
+    older: int | None = None  # ?before=<id> shows the entries just older than this page
+
+    @property
+    def has_other_pages(self):
+        return self.newer is not None or self.older is not None
+
+
+def cursor(value):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def keyset_page(queryset, params, size=50, key="id"):
+    """One page of `queryset`, newest first, from `?before=` / `?after=` in params."""
+    before, after = cursor(params.get("before")), cursor(params.get("after"))
+    if after is not None:
+        rows = list(queryset.filter(**{f"{key}__gt": after}).order_by(key)[: size + 1])
+        more_newer = len(rows) > size
+        items = rows[:size][::-1]
+        page = KeysetPage(items, newer=getattr(items[0], key) if more_newer else None)
+        page.older = getattr(items[-1], key) if items else after + 1
+        return page
+    if before is not None:
+        queryset = queryset.filter(**{f"{key}__lt": before})
+    rows = list(queryset.order_by(f"-{key}")[: size + 1])
+    items = rows[:size]
+    page = KeysetPage(items, older=getattr(items[-1], key) if len(rows) > size else None)
+    if before is not None:
+        page.newer = getattr(items[0], key) if items else before - 1
+    return page

@@ -1,0 +1,1 @@
+"""The auditor's pages: the audit log, incident history, reports, postmortems."""

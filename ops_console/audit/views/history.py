@@ -1,0 +1,112 @@
+"""Incident history for auditors: find any incident, open its whole record,
+open each run as executed, export what was found."""
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET
+
+from ops_console.accounts.access import require
+from ops_console.incidents.models import Incident, Severity
+from ops_console.runbooks.models import Run, StepRun
+
+from .. import history
+from ..exports import csv_response, json_response
+from ..forms import IncidentFilterForm
+from ..models import AuditEntry, Postmortem
+from ..paging import keyset_page
+
+PAGE_SIZE = 50
+TIMELINE_LIMIT = 1000
+
+
+def _form(request):
+    codes = Severity.objects.values_list("code", flat=True)
+    return IncidentFilterForm(request.GET or None, severities=list(codes))
+
+
+@require_GET
+@require("incidents.view_incident")
+def incidents(request):
+    form = _form(request)
+    queryset = history.with_listing_relations(history.filter_incidents(form))
+    page = keyset_page(queryset, request.GET, size=PAGE_SIZE, key="pk")
+    query = request.GET.copy()
+    for key in ("before", "after"):
+        query.pop(key, None)
+    return render(request, "audit/incidents.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _incident(reference):
+    incident = Incident.objects.by_reference(reference).select_related("severity", "commander", "opened_by").first()
+    if incident is None:
+        raise Http404(f"No incident {reference}")
+    return incident
+
+
+def _live_url(obj):
+    """The owning app's page for obj, when it has one."""
+    try:
+        return obj.get_absolute_url()
+    except (NoReverseMatch, AttributeError):
+        return ""
+
+
+@require_GET
+@require("incidents.view_incident")
+def incident(request, reference):
+    incident = _incident(reference)
+    timeline = list(incident.timeline.all()[: TIMELINE_LIMIT + 1])
+    links = list(incident.run_links.select_related("run__runbook", "run__version", "run__started_by")
+                 .order_by("created_at"))
+    pages = list(incident.pages.select_related("user").order_by("created_at"))
+    postmortem = Postmortem.objects.filter(incident=incident).select_related("latest").first()
+    return render(request, "audit/incident.html", {
+        "incident": incident, "services": list(incident.services.all()), "timeline": timeline[:TIMELINE_LIMIT],
+        "timeline_cut": len(timeline) > TIMELINE_LIMIT, "runs": links, "pages": pages, "postmortem": postmortem,
+        "live_url": _live_url(incident),
+    })
+
+
+@require_GET
+@require("incidents.view_incident")
+def export_incidents(request, fmt):
+    form = _form(request)
+    queryset = history.filter_incidents(form).select_related("severity", "commander").prefetch_related("services")
+    rows = (history.incident_row(i, settings.BASE_URL) for i in queryset.order_by("pk").iterator(chunk_size=1000))
+    name = f"incidents-{form.filename_part()}.{fmt}"
+    if fmt == "csv":
+        return csv_response(name, history.INCIDENT_FIELDS, ([row[f] for f in history.INCIDENT_FIELDS] for row in rows))
+    return json_response(name, rows)
+
+
+@require_GET
+@require("incidents.view_incident")
+def export_incident(request, reference, fmt):
+    incident = _incident(reference)
+    events = (history.event_row(e, incident.reference) for e in incident.timeline.all().iterator(chunk_size=2000))
+    name = f"{incident.reference}.{fmt}"
+    if fmt == "csv":
+        return csv_response(name, history.EVENT_FIELDS, ([row[f] for f in history.EVENT_FIELDS] for row in events))
+    summary = history.incident_row(Incident.objects.prefetch_related("services").select_related(
+        "severity", "commander").get(pk=incident.pk), settings.BASE_URL)
+    runs = [history.run_row(link) for link in incident.run_links.select_related(
+        "run__runbook", "run__version", "run__started_by").order_by("created_at")]
+    return json_response(name, events, wrapper={"incident": summary, "runs": runs}, items_key="timeline")
+
+
+@require_GET
+@require("runbooks.view_run")
+def run(request, run_id):
+    steps = StepRun.objects.select_related("confirmed_by", "approved_by").order_by("index")
+    the_run = get_object_or_404(Run.objects.select_related("runbook", "version", "version__created_by", "started_by",
+                                                           "incident_link__incident")
+                                .prefetch_related(Prefetch("steps", queryset=steps)), pk=run_id)
+    link = getattr(the_run, "incident_link", None)
+    entries = AuditEntry.objects.filter(object_type="runbooks.run", object_id=str(the_run.pk)).order_by("id")[:200]
+    return render(request, "audit/run.html", {
+        "run": the_run, "steps": list(the_run.steps.all()), "incident_link": link, "entries": entries,
+        "live_url": _live_url(the_run), "incident_url": reverse("audit:incident", args=[link.incident.reference])
+        if link else "",
+    })

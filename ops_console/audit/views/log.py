@@ -1,0 +1,60 @@
+"""The audit log: filter, page through a million entries, open one, export a period."""
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from ops_console.accounts.access import require
+
+from ..exports import csv_response, json_response
+from ..forms import AuditFilterForm
+from ..models import HASHED_FIELDS, AuditEntry
+from ..paging import keyset_page
+
+PAGE_SIZE = 50
+EXPORT_FIELDS = ("id", "created_at", "actor_id", "actor_name", "ip", "request_id", "action", "object_type",
+                 "object_id", "object_repr", "before", "after", "prev_hash", "hash")
+
+
+def _filtered(request):
+    form = AuditFilterForm(request.GET or None)
+    queryset = AuditEntry.objects.all()
+    return form, (form.filter(queryset) if form.is_bound else queryset)
+
+
+@require_GET
+@require("audit.view_auditentry")
+def index(request):
+    form, entries = _filtered(request)
+    page = keyset_page(entries.only("id", "created_at", "actor_name", "ip", "action", "object_type", "object_id",
+                                    "object_repr"), request.GET, size=PAGE_SIZE)
+    return render(request, "audit/index.html", {"form": form, "page": page, "query": _query_without_cursor(request)})
+
+
+@require_GET
+@require("audit.view_auditentry")
+def entry(request, entry_id):
+    entry = get_object_or_404(AuditEntry, pk=entry_id)
+    previous = AuditEntry.objects.filter(hash=entry.prev_hash).only("id").first()
+    following = AuditEntry.objects.filter(prev_hash=entry.hash).only("id").first()
+    return render(request, "audit/entry.html", {
+        "entry": entry, "diff": entry.diff(), "hash_ok": entry.compute_hash() == entry.hash,
+        "previous": previous, "following": following,
+    })
+
+
+@require_GET
+@require("audit.export_auditentry")
+def export(request, fmt):
+    form, entries = _filtered(request)
+    rows = entries.order_by("id").values_list(*EXPORT_FIELDS).iterator(chunk_size=2000)
+    name = f"audit-log-{form.filename_part()}.{fmt}"
+    if fmt == "csv":
+        return csv_response(name, EXPORT_FIELDS, rows)
+    return json_response(name, (dict(zip(EXPORT_FIELDS, row)) for row in rows),
+                         wrapper={"hashed_fields": HASHED_FIELDS})
+
+
+def _query_without_cursor(request):
+    query = request.GET.copy()
+    for key in ("before", "after"):
+        query.pop(key, None)
+    return query.urlencode()

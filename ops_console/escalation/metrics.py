@@ -1,0 +1,26 @@
+"""Escalation numbers for /metrics, read from the database at scrape time so
+every process reports the same."""
+from django.db.models import Count
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class EscalationCollector:
+    def collect(self):
+        from .models import Delivery, ScheduledLevel
+
+        deliveries = CounterMetricFamily("ops_console_page_deliveries", "Page deliveries by channel and outcome",
+                                         labels=["channel", "status"])
+        for row in Delivery.objects.values("channel", "status").annotate(n=Count("pk")).order_by():
+            deliveries.add_metric([row["channel"], row["status"]], row["n"])
+        yield deliveries
+        levels = dict(ScheduledLevel.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        fired = CounterMetricFamily("ops_console_escalations_fired", "Escalation levels fired", labels=["by"])
+        for by, n in ScheduledLevel.objects.filter(status="fired").values_list("fired_by").annotate(
+                n=Count("pk")).order_by():
+            fired.add_metric([by], n)
+        yield fired
+        yield GaugeMetricFamily("ops_console_escalations_pending", "Escalation levels waiting for their due time",
+                                value=levels.get("pending", 0))
+
+    def describe(self):
+        return []

@@ -1,0 +1,243 @@
+"""On-call roles and rotations, escalation policies, the per-incident
+escalation schedule (one row per level with a due time), pages, their
+deliveries and maintenance windows."""
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+SEVERITIES = [("P0", "P0"), ("P1", "P1"), ("P2", "P2"), ("P3", "P3")]
+WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"),
+            (6, "Sunday")]
+
+
+class ResponseRole(models.Model):
+    """A role someone holds while on call (on-call SRE, incident commander...)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Rotation(models.Model):
+    """Who holds a role when: members take turns a week each, handing over at a
+    weekday and time in the rotation's zone; overrides win for their range."""
+
+    role = models.OneToOneField(ResponseRole, on_delete=models.CASCADE, related_name="rotation")
+    handover_weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS, default=0)
+    handover_time = models.TimeField(default=time(9, 0))
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA zone of the hand-over time")
+    starts_on = models.DateField(help_text="The first member's first shift begins at the first hand-over on or "
+                                           "after this day")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.role} rotation"
+
+
+class RotationMember(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["rotation", "position"], name="rotation_member_position")]
+
+
+class RotationOverride(models.Model):
+    """Someone else holds the role from starts_at until ends_at (a swap, a holiday)."""
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="override_ends_after_start")]
+
+
+class EscalationPolicy(models.Model):
+    """The levels to page for one severity, by default or for one service."""
+
+    severity = models.CharField(max_length=2, choices=SEVERITIES)
+    service = models.ForeignKey("monitoring.Service", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="escalation_policies", help_text="Empty: the default for the severity")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Shown instead of levels when the severity pages nobody")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["severity", "service__name"]
+        verbose_name_plural = "escalation policies"
+        constraints = [
+            models.UniqueConstraint(fields=["severity", "service"], name="one_policy_per_severity_and_service"),
+            models.UniqueConstraint(fields=["severity"], condition=Q(service__isnull=True),
+                                    name="one_default_policy_per_severity"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class EscalationLevel(models.Model):
+    ACK, RESOLVE = "ack", "resolve"
+    STOP_CHOICES = [(ACK, "acknowledgement"), (RESOLVE, "resolution")]
+
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="levels")
+    position = models.PositiveSmallIntegerField()
+    delay_minutes = models.PositiveIntegerField(help_text="Minutes after the incident opens")
+    role = models.ForeignKey(ResponseRole, on_delete=models.PROTECT, related_name="+")
+    stop_on = models.CharField(max_length=8, choices=STOP_CHOICES, default=ACK)
+    repeat_every_minutes = models.PositiveIntegerField(null=True, blank=True,
+                                                       help_text="Page again every N minutes until resolved")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["policy", "position"], name="level_position")]
+
+
+class Escalation(models.Model):
+    """The policy in force, frozen onto the incident when it opened (and again
+    when its severity changed: `generation` counts those restarts)."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.CASCADE, related_name="escalation")
+    severity = models.CharField(max_length=2)
+    snapshot = models.JSONField()
+    generation = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+
+class ScheduledLevel(models.Model):
+    """One level of one incident's escalation with its due time: the engine's
+    schedule. `round` counts repeats of a repeating level."""
+
+    PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
+    STATUSES = [(PENDING, "pending"), (FIRED, "fired"), (CANCELLED, "cancelled")]
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="scheduled_levels")
+    generation = models.PositiveIntegerField()
+    level = models.PositiveSmallIntegerField()
+    round = models.PositiveIntegerField(default=0)
+    role_slug = models.CharField(max_length=50)
+    role_name = models.CharField(max_length=100)
+    stop_on = models.CharField(max_length=8, choices=EscalationLevel.STOP_CHOICES)
+    repeat_every_minutes = models.PositiveIntegerField(null=True, blank=True)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    fired_by = models.CharField(max_length=10, blank=True, help_text="engine, or audit when it was overdue")
+    held_by = models.ForeignKey("MaintenanceWindow", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="held_levels")
+    cancelled_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            # Each level fires once per incident: a second engine cannot make a second row.
+            models.UniqueConstraint(fields=["incident", "generation", "level", "round"], name="one_row_per_level"),
+        ]
+        indexes = [models.Index(fields=["due_at"], condition=Q(status="pending"), name="escalation_due_pending")]
+
+    def __str__(self):
+        return f"level {self.level} ({self.role_name}) of incident {self.incident_id}"
+
+    @property
+    def lateness(self):
+        return (self.fired_at - self.due_at).total_seconds() if self.fired_at else None
+
+
+class Page(models.Model):
+    """A person paged for one fired level. One page per scheduled level,
+    enforced by the database."""
+
+    step = models.OneToOneField(ScheduledLevel, on_delete=models.CASCADE, related_name="page")
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="pages")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="pages")
+    role_name = models.CharField(max_length=100)
+    level = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField()
+    link_expires_at = models.DateTimeField()
+    link_used_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("acknowledge_page", "Can acknowledge an incident from one's own page")]
+
+    def __str__(self):
+        return f"page to {self.user or 'nobody'} ({self.role_name}) for incident {self.incident_id}"
+
+
+class ContactMethod(models.Model):
+    """Where a person's pages go. Without a user: every page also goes there
+    (a team chat channel)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="contact_methods")
+    channel = models.CharField(max_length=20)
+    address = models.CharField(max_length=500, help_text="E-mail address or webhook URL")
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self):
+        return f"{self.channel}:{self.address}"
+
+
+class Delivery(models.Model):
+    PENDING, SENDING, DELIVERED, RETRY, FAILED = "pending", "sending", "delivered", "retry", "failed"
+    STATUSES = [(s, s) for s in (PENDING, SENDING, DELIVERED, RETRY, FAILED)]
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=20)
+    address = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next")]
+
+
+class MaintenanceWindow(models.Model):
+    service = models.ForeignKey("monitoring.Service", on_delete=models.CASCADE, related_name="maintenance_windows")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_early_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="window_ends_after_start")]
+
+    def __str__(self):
+        return f"{self.service} maintenance {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def effective_end(self):
+        """Ending a window early keeps its planned end for the record."""
+        return min(self.ends_at, self.ended_early_at) if self.ended_early_at else self.ends_at
+
+    def is_active(self, at):
+        return self.starts_at <= at < self.effective_end

@@ -1,0 +1,166 @@
+"""Every change to an incident goes through one do_* function: it changes the
+row, appends the timeline event, writes the audit entry and tells the
+escalation engine, all in one transaction."""
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ops_console.audit.log import record
+from ops_console.escalation import hooks
+
+from .models import Incident, Status, TransitionNotAllowed
+from .timeline import Kind, add_event
+
+NOTE_MAX_CHARS = 20_000
+
+
+def snapshot(incident):
+    return {
+        "title": incident.title,
+        "status": incident.status,
+        "severity": incident.severity.code,
+        "commander": incident.commander.get_username() if incident.commander_id else None,
+    }
+
+
+def _name(user):
+    return user.get_username() if getattr(user, "pk", None) else "system"
+
+
+def _lock(incident):
+    """Row-lock the incident for the rest of the transaction and refresh the
+    caller's copy, so two people acting at once are serialised."""
+    Incident.objects.select_for_update().filter(pk=incident.pk).values_list("pk", flat=True).get()
+    incident.refresh_from_db()
+    return incident
+
+
+@transaction.atomic
+def do_open_incident(*, title, severity, acting_user=None, services=(), summary="", impact="", dedup_key="",
+                     source="manual", runbook=None, commander=None, detected_at=None, message=""):
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("An incident needs a title.")
+    now = timezone.now()
+    incident = Incident.objects.create(
+        title=title[:300], severity=severity, summary=summary, impact=impact, dedup_key=dedup_key[:300],
+        source=source, runbook=runbook, commander=commander,
+        opened_by=acting_user if getattr(acting_user, "pk", None) else None,
+        detected_at=detected_at or now, created_at=now, updated_at=now)
+    if services:
+        incident.services.add(*services)
+    add_event(incident, Kind.OPENED, actor=acting_user,
+              message=message or f"Opened as {severity.code} by {_name(acting_user)} ({source}).",
+              data={"severity": severity.code, "source": source})
+    record("incident.opened", obj=incident, actor=acting_user, after=snapshot(incident))
+    hooks.incident_opened(incident)
+    return incident
+
+
+@transaction.atomic
+def do_change_status(incident, new_status, *, acting_user, via="web", message=""):
+    """Move the incident along the state machine; TransitionNotAllowed if the
+    table forbids it. Returns the incident (refreshed)."""
+    _lock(incident)
+    old = incident.status
+    if new_status == old:
+        raise TransitionNotAllowed(f"{incident.reference} is already {old}.")
+    fields = incident.transition(new_status)
+    incident.save(update_fields=fields)
+    if new_status == Status.ACKNOWLEDGED and getattr(acting_user, "pk", None):
+        incident.responders.add(acting_user)
+    who = _name(acting_user)
+    if new_status == Status.ACKNOWLEDGED and old == Status.TRIGGERED:
+        add_event(incident, Kind.ACKNOWLEDGED, actor=acting_user, message=message or f"Acknowledged by {who} ({via}).",
+                  data={"via": via})
+        action = "incident.acknowledged"
+    else:
+        add_event(incident, Kind.STATUS_CHANGE, actor=acting_user,
+                  message=message or f"{old} → {new_status} by {who} ({via}).",
+                  data={"from": old, "to": new_status, "via": via})
+        action = "incident.status_changed"
+    record(action, obj=incident, actor=acting_user, before={"status": old}, after={"status": new_status, "via": via})
+    if new_status == Status.ACKNOWLEDGED:
+        hooks.incident_acknowledged(incident)
+    elif new_status in (Status.RESOLVED, Status.CLOSED):
+        hooks.incident_resolved(incident)
+    elif new_status == Status.MITIGATED and old == Status.TRIGGERED:
+        # Mitigating an unacknowledged incident is acknowledging it in practice.
+        hooks.incident_acknowledged(incident)
+    return incident
+
+
+def do_acknowledge(incident, *, acting_user, via="web"):
+    """via: "web", "link" (signed page link) or "api". Raises
+    TransitionNotAllowed when the incident is not triggered any more."""
+    if via not in ("web", "link", "api"):
+        raise ValueError(f"unknown via {via!r}")
+    return do_change_status(incident, Status.ACKNOWLEDGED, acting_user=acting_user, via=via)
+
+
+@transaction.atomic
+def do_change_severity(incident, severity, *, acting_user, reason=""):
+    _lock(incident)
+    old = incident.severity
+    if old.pk == severity.pk:
+        raise ValidationError(f"{incident.reference} is already {severity.code}.")
+    incident.severity = severity
+    incident.updated_at = timezone.now()
+    incident.save(update_fields=["severity", "updated_at"])
+    text = f"Severity {old.code} → {severity.code} by {_name(acting_user)}."
+    add_event(incident, Kind.SEVERITY_CHANGE, actor=acting_user, message=f"{text} {reason}".strip(),
+              data={"from": old.code, "to": severity.code})
+    record("incident.severity_changed", obj=incident, actor=acting_user, before={"severity": old.code},
+           after={"severity": severity.code, "reason": reason})
+    hooks.severity_changed(incident, old)
+    return incident
+
+
+@transaction.atomic
+def do_set_commander(incident, commander, *, acting_user):
+    _lock(incident)
+    old = incident.commander
+    if (old.pk if old else None) == (commander.pk if commander else None):
+        raise ValidationError(f"{_name(commander) if commander else 'Nobody'} is already the commander.")
+    incident.commander = commander
+    incident.updated_at = timezone.now()
+    incident.save(update_fields=["commander", "updated_at"])
+    if commander:
+        incident.responders.add(commander)
+    before, after = (u.get_username() if u else None for u in (old, commander))
+    add_event(incident, Kind.COMMANDER_CHANGE, actor=acting_user,
+              message=f"Commander {before or 'none'} → {after or 'none'} by {_name(acting_user)}.",
+              data={"from": before, "to": after})
+    record("incident.commander_changed", obj=incident, actor=acting_user, before={"commander": before},
+           after={"commander": after})
+    return incident
+
+
+@transaction.atomic
+def do_add_note(incident, text, *, acting_user):
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("A note needs some text.")
+    if len(text) > NOTE_MAX_CHARS:
+        raise ValidationError(f"A note may have at most {NOTE_MAX_CHARS:,} characters (this one has {len(text):,}).")
+    event = add_event(incident, Kind.NOTE, actor=acting_user, message=text)
+    record("incident.note_added", obj=incident, actor=acting_user, after={"note": text[:1000]})
+    return event
+
+
+@transaction.atomic
+def do_update_details(incident, *, acting_user, title, summary, impact, services):
+    _lock(incident)
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("An incident needs a title.")
+    before = {"title": incident.title, "summary": incident.summary, "impact": incident.impact,
+              "services": sorted(incident.services.values_list("slug", flat=True))}
+    incident.title, incident.summary, incident.impact = title[:300], summary, impact
+    incident.updated_at = timezone.now()
+    incident.save(update_fields=["title", "summary", "impact", "updated_at"])
+    incident.services.set(services)
+    after = {"title": incident.title, "summary": summary, "impact": impact,
+             "services": sorted(s.slug for s in services)}
+    record("incident.details_changed", obj=incident, actor=acting_user, before=before, after=after)
+    return incident

@@ -1,0 +1,60 @@
+"""Token-authenticated intake endpoints: Alertmanager's webhook and generic
+events. No session, no CSRF (a bearer token instead); JSON in, JSON out."""
+from datetime import timedelta
+
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ops_console.accounts.access import public
+
+from . import ingest
+from .models import ApiToken
+
+# Writing last_used_at on every delivery would add a write to the hot path.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def authenticate(request):
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    token = ApiToken.objects.authenticate(raw.strip())
+    if token is not None:
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def _endpoint(source, parse, apply):
+    @public
+    @csrf_exempt
+    @require_POST
+    def view(request):
+        token = authenticate(request)
+        if token is None:
+            response = JsonResponse({"error": "missing or invalid bearer token"}, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="ops-console"'
+            return response
+        remote_addr = request.META.get("REMOTE_ADDR")
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > ingest.MAX_BODY_BYTES:  # refuse before reading it all
+            status, data = ingest.refuse_too_large(source, request.read(ingest.STORED_BODY_CHARS), length,
+                                                   token=token, remote_addr=remote_addr)
+        else:
+            status, data = ingest.receive(source, request.body, token=token, remote_addr=remote_addr,
+                                          parse=parse, apply=apply)
+        return JsonResponse(data, status=status)
+
+    view.__name__ = f"{source}_intake"
+    return view
+
+
+alertmanager = _endpoint("alertmanager", ingest.parse_alertmanager, ingest.apply_alertmanager)
+events = _endpoint("events", ingest.parse_event, ingest.apply_event)

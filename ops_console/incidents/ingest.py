@@ -1,0 +1,405 @@
+"""Alert intake: Alertmanager's webhook payload (version 4) and generic events
+become incidents, alerts and timeline events.
+
+Alertmanager delivers at least once and retries only on 5xx, so: a body we
+cannot read is a 400 (kept for inspection), a failure of ours is a 5xx (the
+alert comes again), and everything is idempotent. An alert instance is its
+fingerprint plus its start time; its state is its own `status`, never endsAt."""
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlparse
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ops_console.monitoring.models import Service
+from ops_console.runbooks.models import Runbook
+
+from . import actions
+from .models import Alert, AlertRouting, Incident, Status, TimelineEvent, TransitionNotAllowed, WebhookPayload
+from .timeline import Kind, add_event
+
+MAX_BODY_BYTES = 1024 * 1024
+STORED_BODY_CHARS = 64 * 1024  # what we keep of a body we refuse for its size
+ALERT_STATES = ("firing", "resolved")
+EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
+logger = logging.getLogger(__name__)
+
+
+class PayloadError(ValueError):
+    """The body is not something we accept (400); the message says what is wrong."""
+
+
+@dataclass
+class IncomingAlert:
+    status: str
+    fingerprint: str
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict
+    annotations: dict
+    generator_url: str = ""
+
+    @property
+    def name(self):
+        return self.labels.get("alertname", "")
+
+
+@dataclass
+class Event:
+    action: str
+    dedup_key: str
+    title: str = ""
+    severity: str = ""
+    service: str = ""
+    summary: str = ""
+    details: dict = field(default_factory=dict)
+
+
+# --- parsing ---------------------------------------------------------------
+
+def load_json(body):
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"malformed JSON: {exc}") from None
+
+
+def _string_map(value, where):
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise PayloadError(f"{where} must be an object of strings")
+    return value
+
+
+def _time(value, where, required=True):
+    if value in (None, "") and not required:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{where} must be an RFC 3339 time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PayloadError(f"{where} is not an RFC 3339 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise PayloadError(f"{where} has no time zone: {value[:40]!r}")
+    return None if parsed.year <= 1 else parsed  # Alertmanager's zero time: no end yet
+
+
+def fingerprint_of(labels):
+    """Alertmanager always sends one; this stands in for very old senders."""
+    import hashlib
+
+    text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_alertmanager(body):
+    """Validate a whole webhook body before touching anything: [IncomingAlert]."""
+    data = load_json(body)
+    if not isinstance(data, dict):
+        raise PayloadError("the body must be a JSON object (Alertmanager webhook payload)")
+    if str(data.get("version", "")) != "4":
+        raise PayloadError(f"unsupported payload version {data.get('version')!r}: expected \"4\"")
+    raw_alerts = data.get("alerts")
+    if not isinstance(raw_alerts, list):
+        raise PayloadError("\"alerts\" must be a list")
+    alerts = []
+    for i, raw in enumerate(raw_alerts):
+        where = f"alerts[{i}]"
+        if not isinstance(raw, dict):
+            raise PayloadError(f"{where} must be an object")
+        status = raw.get("status")
+        if status not in ALERT_STATES:
+            raise PayloadError(f"{where}.status: unknown status {status!r} (expected firing or resolved)")
+        labels = _string_map(raw.get("labels"), f"{where}.labels")
+        fingerprint = raw.get("fingerprint") or fingerprint_of(labels)
+        if not isinstance(fingerprint, str) or len(fingerprint) > 128:
+            raise PayloadError(f"{where}.fingerprint must be a string of at most 128 characters")
+        generator_url = raw.get("generatorURL") or ""
+        if not isinstance(generator_url, str):
+            raise PayloadError(f"{where}.generatorURL must be a string")
+        alerts.append(IncomingAlert(
+            status=status, fingerprint=fingerprint, labels=labels,
+            annotations=_string_map(raw.get("annotations"), f"{where}.annotations"),
+            starts_at=_time(raw.get("startsAt"), f"{where}.startsAt"),
+            ends_at=_time(raw.get("endsAt"), f"{where}.endsAt", required=False),
+            generator_url=generator_url))
+        if alerts[-1].starts_at is None:
+            raise PayloadError(f"{where}.startsAt is missing")
+    return alerts
+
+
+def parse_event(body):
+    data = load_json(body)
+    if not isinstance(data, dict):
+        raise PayloadError("the body must be a JSON object")
+    action = data.get("event_action")
+    if action not in EVENT_ACTIONS:
+        raise PayloadError(f"event_action: unknown action {action!r} (expected trigger, acknowledge or resolve)")
+    texts = {}
+    for key in ("dedup_key", "title", "severity", "service", "summary"):
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise PayloadError(f"{key} must be a string")
+        texts[key] = value.strip()
+    if not texts["dedup_key"] or len(texts["dedup_key"]) > 300:
+        raise PayloadError("dedup_key is required (at most 300 characters)")
+    if action == "trigger" and not texts["title"]:
+        raise PayloadError("title is required to trigger")
+    details = data.get("details", {})
+    if not isinstance(details, dict):
+        raise PayloadError("details must be an object")
+    return Event(action=action, details=details, **texts)
+
+
+# --- routing ---------------------------------------------------------------
+
+class Router:
+    """The routing configuration and the lookups one payload needs, each
+    loaded once and only when needed (most deliveries open no incident)."""
+
+    def __init__(self):
+        self.routing = AlertRouting.current()
+        self.dedup_labels = self.routing.dedup_label_list()
+        self._mappings = None
+        self._services = {}
+        self._runbooks = None
+
+    @property
+    def mappings(self):
+        if self._mappings is None:
+            self._mappings = {m.value.lower(): m.severity for m in
+                              self.routing.mappings.select_related("severity")}
+        return self._mappings
+
+    def severity_for(self, value):
+        return self.mappings.get((value or "").strip().lower(), self.routing.default_severity)
+
+    def dedup_key(self, alert):
+        if not self.dedup_labels:
+            return alert.fingerprint
+        return ",".join(f"{name}={alert.labels.get(name, '')}" for name in self.dedup_labels)[:300]
+
+    def services_for(self, labels):
+        slugs = [labels[name] for name in ("service", "job") if labels.get(name)]
+        missing = [slug for slug in slugs if slug not in self._services]
+        if missing:
+            found = {s.slug: s for s in Service.objects.filter(slug__in=missing)}
+            for slug in missing:
+                self._services[slug] = found.get(slug)
+        return [s for s in dict.fromkeys(self._services[slug] for slug in slugs) if s is not None][:1]
+
+    def runbook_for(self, name, runbook_url=""):
+        """The runbook whose `alerts` names the alert, else the console runbook
+        its runbook_url annotation points to (/runbooks/<slug>/)."""
+        if self._runbooks is None:
+            self._runbooks = list(Runbook.objects.filter(archived=False).only("pk", "slug", "alerts", "title"))
+        for runbook in self._runbooks:
+            if name and name in (runbook.alerts or []):
+                return runbook
+        parts = [p for p in urlparse(runbook_url or "").path.split("/") if p]
+        if len(parts) == 2 and parts[0] == "runbooks":
+            return next((r for r in self._runbooks if r.slug == parts[1]), None)
+        return None
+
+
+# --- applying --------------------------------------------------------------
+
+def _alert_title(alert):
+    summary = alert.annotations.get("summary", "").strip()
+    name = alert.name or "Alert"
+    return f"{name}: {summary}" if summary else name
+
+
+def _open_incident_for(router, key, alert=None, event=None, source="alertmanager"):
+    """Open the incident for a dedup key that has no open one. The partial
+    unique index settles a race between two deliveries: the loser joins the
+    winner's incident."""
+    if alert is not None:
+        labels = alert.labels
+        fields = dict(title=_alert_title(alert), severity=router.severity_for(labels.get(router.routing.severity_label)),
+                      services=router.services_for(labels), summary=alert.annotations.get("description", ""),
+                      runbook=router.runbook_for(alert.name, alert.annotations.get("runbook_url", "")),
+                      detected_at=alert.starts_at, message=f"Opened by alert {alert.name or alert.fingerprint}.")
+    else:
+        fields = dict(title=event.title, severity=router.severity_for(event.severity),
+                      services=router.services_for({"service": event.service}), summary=event.summary,
+                      runbook=None, message="Opened by an event (trigger).")
+    try:  # do_open_incident is atomic: inside our transaction, a savepoint
+        return actions.do_open_incident(acting_user=None, dedup_key=key, source=source, **fields), True
+    except IntegrityError:
+        return Incident.objects.open().get(dedup_key=key), False
+
+
+def _alert_row(alert, *, status, incident, key, payload, now):
+    return Alert(incident=incident, fingerprint=alert.fingerprint, starts_at=alert.starts_at,
+                 ends_at=alert.ends_at or (now if status == Alert.State.RESOLVED else None), name=alert.name[:200],
+                 status=status, labels=alert.labels, annotations=alert.annotations, generator_url=alert.generator_url,
+                 dedup_key=key, first_received_at=now, last_received_at=now, last_payload=payload)
+
+
+def _insert_new(rows, payload, now):
+    """Insert alert rows, skipping any another delivery inserted first; returns
+    the identities we inserted (ours carry this payload and this moment)."""
+    Alert.objects.bulk_create(rows, ignore_conflicts=True)
+    return set(Alert.objects.filter(last_payload=payload, first_received_at=now).values_list(
+        "fingerprint", "starts_at"))
+
+
+def _fire_all(router, alerts, payload, now, summary):
+    """New firing alerts: find or open their incidents, insert the alerts and
+    one "alert fired" event each, in a fixed number of queries when they join
+    incidents that are already open."""
+    keys = [router.dedup_key(alert) for alert in alerts]
+    incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))}
+    opened = set()
+    for alert, key in zip(alerts, keys):
+        if key not in incidents:
+            incidents[key], was_opened = _open_incident_for(router, key, alert=alert)
+            if was_opened:
+                opened.add(key)
+    rows = [_alert_row(alert, status=Alert.State.FIRING, incident=incidents[key], key=key, payload=payload, now=now)
+            for alert, key in zip(alerts, keys)]
+    inserted = _insert_new(rows, payload, now)
+    at = timezone.now()  # after any "opened" event, so the timeline reads in order
+    events = []
+    for alert, key in zip(alerts, keys):
+        if (alert.fingerprint, alert.starts_at) not in inserted:  # the same alert, another request, same moment
+            summary["repeated"] += 1
+            continue
+        events.append(TimelineEvent(
+            incident=incidents[key], kind=Kind.ALERT_FIRED, message=_alert_title(alert), created_at=at,
+            data={"fingerprint": alert.fingerprint, "labels": alert.labels, "starts_at": alert.starts_at.isoformat()}))
+        summary["opened" if key in opened else "joined"] += 1
+        opened.discard(key)
+    TimelineEvent.objects.bulk_create(events)
+
+
+def _resolve(router, row, alert, payload, now, summary):
+    row.status, row.ends_at = Alert.State.RESOLVED, alert.ends_at or now
+    row.last_received_at, row.last_payload, row.received_count = now, payload, row.received_count + 1
+    row.save(update_fields=["status", "ends_at", "last_received_at", "last_payload", "received_count"])
+    incident = row.incident
+    summary["resolved"] += 1
+    if incident is None:
+        return
+    add_event(incident, Kind.ALERT_RESOLVED, message=f"{row.name or row.fingerprint} resolved.",
+              data={"fingerprint": row.fingerprint, "ends_at": row.ends_at.isoformat()})
+    if router.routing.auto_resolve and incident.is_open and \
+            not incident.alerts.filter(status=Alert.State.FIRING).exists():
+        actions.do_change_status(incident, Status.RESOLVED, acting_user=None, via="alertmanager",
+                                 message="Every alert resolved: resolved automatically.")
+        summary["incidents_resolved"] += 1
+
+
+def _remember_early_resolutions(alerts, payload, now, summary):
+    """Resolved before we saw them fire: keep them so the late firing notice is stale."""
+    _insert_new([_alert_row(alert, status=Alert.State.RESOLVED, incident=None, key="", payload=payload, now=now)
+                 for alert in alerts], payload, now)
+    summary["resolved_before_firing"] += len(alerts)
+
+
+def apply_alertmanager(alerts, payload):
+    """Apply parsed alerts inside the caller's transaction; returns counts."""
+    now = timezone.now()
+    router = Router()
+    summary = dict.fromkeys(("opened", "joined", "repeated", "resolved", "resolved_before_firing", "stale",
+                             "incidents_resolved"), 0)
+    known = {(row.fingerprint, row.starts_at): row for row in
+             Alert.objects.filter(fingerprint__in={a.fingerprint for a in alerts}).select_related("incident")}
+    repeats, new_firing, early_resolved = [], [], []
+    seen = set()
+    for alert in alerts:
+        identity = (alert.fingerprint, alert.starts_at)
+        row = known.get(identity)
+        if identity in seen and row is None:
+            summary["repeated"] += 1
+            continue
+        seen.add(identity)
+        if row is None:
+            (new_firing if alert.status == "firing" else early_resolved).append(alert)
+        elif row.status == alert.status:
+            repeats.append(row.pk)
+            summary["repeated"] += 1
+        elif alert.status == "resolved":
+            _resolve(router, row, alert, payload, now, summary)
+        else:  # firing after resolved, same instance: a late retry of an old notice
+            summary["stale"] += 1
+    if new_firing:
+        _fire_all(router, new_firing, payload, now, summary)
+    if early_resolved:
+        _remember_early_resolutions(early_resolved, payload, now, summary)
+    if repeats:
+        Alert.objects.filter(pk__in=repeats).update(received_count=F("received_count") + 1, last_received_at=now,
+                                                    last_payload=payload)
+    return summary
+
+
+def apply_event(event, payload):
+    router = Router()
+    incident = Incident.objects.open().filter(dedup_key=event.dedup_key).first()
+    if event.action == "trigger":
+        if incident is not None:
+            return {"result": "already open", "incident": incident.reference}
+        incident, _ = _open_incident_for(router, event.dedup_key, event=event, source="events")
+        return {"result": "opened", "incident": incident.reference}
+    if incident is None:
+        return {"result": "no open incident for this dedup_key"}
+    target = Status.ACKNOWLEDGED if event.action == "acknowledge" else Status.RESOLVED
+    try:
+        actions.do_change_status(incident, target, acting_user=None, via="api")
+    except TransitionNotAllowed as exc:
+        return {"result": exc.message, "incident": incident.reference}
+    return {"result": target, "incident": incident.reference}
+
+
+# --- one delivery, end to end ---------------------------------------------
+
+def stored_text(raw):
+    """Bytes as storable text (PostgreSQL text cannot hold NUL)."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def refuse_too_large(source, head, length, *, token, remote_addr=None):
+    """413, keeping the first part of the body for inspection."""
+    WebhookPayload.objects.create(
+        source=source, body=stored_text(head[:STORED_BODY_CHARS]),
+        outcome=WebhookPayload.Outcome.TOO_LARGE, error=f"body of {length:,} bytes exceeds {MAX_BODY_BYTES:,}",
+        token=token, remote_addr=remote_addr)
+    return 413, {"error": f"body too large: at most {MAX_BODY_BYTES:,} bytes"}
+
+
+def receive(source, body, *, token, remote_addr=None, parse, apply):
+    """Validate, apply and record one authenticated delivery. Returns
+    (http_status, response_dict). The raw body is kept in every case."""
+    def keep(outcome, error="", summary=None):
+        return WebhookPayload.objects.create(
+            source=source, body=stored_text(body), outcome=outcome, error=error,
+            summary=summary or {}, token=token, remote_addr=remote_addr)
+
+    if len(body) > MAX_BODY_BYTES:
+        return refuse_too_large(source, body, len(body), token=token, remote_addr=remote_addr)
+    try:
+        parsed = parse(body)
+    except PayloadError as exc:
+        stored = keep(WebhookPayload.Outcome.INVALID, str(exc))
+        return 400, {"error": str(exc), "payload": stored.pk}
+    try:
+        with transaction.atomic():
+            payload = keep(WebhookPayload.Outcome.ACCEPTED)
+            summary = apply(parsed, payload)
+            payload.summary = summary
+            payload.save(update_fields=["summary"])
+    except Exception as exc:  # ours, not the sender's: 5xx so Alertmanager retries
+        logger.exception("%s delivery failed", source)
+        try:
+            keep(WebhookPayload.Outcome.ERROR, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the database itself is down: the retry will bring the body again
+            pass
+        return 503, {"error": "temporary failure; please retry"}
+    return 200, {"status": "ok", "payload": payload.pk, **summary}

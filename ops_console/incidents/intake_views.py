@@ -1,0 +1,75 @@
+"""Admin pages for alert intake: API tokens, routing rules, and the raw
+payloads kept for inspection."""
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from ops_console.accounts.access import check, require
+
+from .forms import MappingFormSet, RoutingForm, TokenForm
+from .intake_config import do_create_token, do_revoke_token, do_update_routing
+from .models import AlertRouting, ApiToken, WebhookPayload
+
+PAYLOAD_PAGE_SIZE = 50
+
+
+@require("incidents.manage_apitoken")
+def tokens(request):
+    form = TokenForm(request.POST or None)
+    new_raw = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, new_raw = do_create_token(form.cleaned_data["name"], acting_user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Created the token “{token.name}”. Copy it now: it is not shown again.")
+            form = TokenForm()
+    return render(request, "incidents/tokens.html", {
+        "form": form, "new_raw": new_raw, "tokens": ApiToken.objects.select_related("created_by")})
+
+
+@require_POST
+@require("incidents.manage_apitoken")
+def revoke_token(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk)
+    try:
+        do_revoke_token(token, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Revoked the token “{token.name}”.")
+    return redirect("incidents:tokens")
+
+
+@require("incidents.view_alertrouting")
+def routing(request):
+    current = AlertRouting.current()
+    data = request.POST if request.method == "POST" else None
+    form, formset = RoutingForm(data, instance=current), MappingFormSet(data, instance=current)
+    if request.method == "POST":
+        check(request.user, "incidents.manage_routing")
+        if form.is_valid() and formset.is_valid():
+            do_update_routing(form, formset, acting_user=request.user)
+            messages.success(request, "Alert routing saved.")
+            return redirect("incidents:routing")
+    return render(request, "incidents/routing.html", {"form": form, "formset": formset,
+                                                      "can_edit": request.user.has_perm("incidents.manage_routing")})
+
+
+@require("incidents.view_webhookpayload")
+def payloads(request):
+    rows = WebhookPayload.objects.defer("body").select_related("token")
+    outcome = request.GET.get("outcome")
+    if outcome in WebhookPayload.Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    page = Paginator(rows, PAYLOAD_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "incidents/payloads.html", {
+        "page": page, "outcomes": WebhookPayload.Outcome.choices, "outcome": outcome})
+
+
+@require("incidents.view_webhookpayload")
+def payload(request, pk):
+    return render(request, "incidents/payload.html", {"payload": get_object_or_404(WebhookPayload, pk=pk)})

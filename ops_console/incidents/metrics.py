@@ -1,0 +1,31 @@
+"""Domain metrics read from the database at scrape time: open incidents by
+severity and webhook deliveries by outcome."""
+from django.db.models import Count
+from prometheus_client.core import GaugeMetricFamily
+
+
+class IncidentCollector:
+    def collect(self):
+        from .models import OPEN_STATUSES, Incident, Severity, WebhookPayload
+
+        open_incidents = GaugeMetricFamily("ops_console_incidents_open", "Open incidents by severity",
+                                           labels=["severity"])
+        counts = dict(Incident.objects.filter(status__in=OPEN_STATUSES).values_list("severity__code")
+                      .annotate(n=Count("pk")).values_list("severity__code", "n"))
+        for code in Severity.objects.values_list("code", flat=True):
+            open_incidents.add_metric([code], counts.get(code, 0))
+        yield open_incidents
+        # A gauge of a count that only grows behaves like a counter, but the
+        # rows are the source of truth so every web process reports the same.
+        payloads = GaugeMetricFamily("ops_console_webhook_payloads", "Alert webhook deliveries by source and outcome",
+                                     labels=["source", "outcome"])
+        for source, outcome, n in (WebhookPayload.objects.values_list("source", "outcome")
+                                   .annotate(n=Count("pk")).values_list("source", "outcome", "n")):
+            payloads.add_metric([source, outcome], n)
+        yield payloads
+
+    def describe(self):
+        return []
+
+
+COLLECTOR = IncidentCollector()

@@ -1,0 +1,446 @@
+"""The runbook engine: every change to a run goes through a do_* action that
+locks the run row, changes state by the transition tables, writes the audit
+entry and sends signals in the same transaction, and enqueues "run step X"
+on commit. Workers claim a step with a conditional UPDATE, so a duplicated or
+re-delivered message never runs it twice; reconcile() finds what was lost."""
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ops_console.audit.log import record
+
+from . import executors, signals
+from .models import Run, StepRun
+
+log = logging.getLogger(__name__)
+
+# A running step refreshes its heartbeat every FLUSH_SECONDS; this long without one = worker lost.
+LOST_AFTER = timedelta(seconds=getattr(settings, "RUNBOOK_WORKER_LOST_AFTER", 30))
+# A step queued this long without a worker picking it up is dispatched again (lost broker message).
+REQUEUE_AFTER = timedelta(seconds=getattr(settings, "RUNBOOK_REQUEUE_AFTER", 20))
+HEARTBEATING_KINDS = ("shell", "wait")
+
+
+class ActionRefused(Exception):
+    """A person asked for something the run's state or their role does not allow."""
+
+
+# --- what a step needs ------------------------------------------------------
+
+def needs_person(step):
+    """Does this step wait for a click (or an approval) before it runs?"""
+    if step.kind in ("manual", "approval") or step.confirm:
+        return True
+    if step.kind == "http":
+        return not step.auto or executors.http_method(step) not in executors.SAFE_METHODS
+    return not step.auto
+
+
+def approval_ttl(step):
+    return timedelta(seconds=step.ttl) if step.ttl else None
+
+
+# --- starting and advancing -------------------------------------------------
+
+def start_run(version, parameters, *, actor, context=None):
+    """Start a run of a version with already validated parameter values."""
+    doc = version.parsed()
+    with transaction.atomic():
+        run = Run.objects.create(runbook=version.runbook, version=version, parameters=parameters,
+                                 started_by=actor, context=context or {})
+        StepRun.objects.bulk_create([StepRun(run=run, index=step.index, kind=step.kind, title=step.title[:300],
+                                             expectation=(step.expect or "")[:500]) for step in doc.steps])
+        record("run.started", obj=run, actor=actor,
+               after={"runbook": version.runbook.slug, "version": version.number, "parameters": parameters,
+                      "context": run.context})
+        signals.run_started.send(sender=Run, run=run)
+        _advance(run, doc)
+    return run
+
+
+def _lock(run_id):
+    return Run.objects.select_for_update().select_related("version", "runbook").get(pk=run_id)
+
+
+def _advance(run, doc=None):
+    """Move the run forward from its current state (the caller holds the run's lock)."""
+    doc = doc or run.document()
+    for step_run in run.steps.order_by("index"):
+        step = doc.steps[step_run.index]
+        if step_run.status in StepRun.DONE:
+            continue
+        if step_run.status == StepRun.FAILED and step.on_failure == "continue":
+            continue
+        if step_run.status in (StepRun.FAILED, StepRun.CANCELLED):
+            _finish_run(run, Run.FAILED, error=f"step {step_run.index + 1} ({step_run.title}) failed")
+            return
+        if step_run.status == StepRun.PENDING:
+            if needs_person(step):
+                step_run.set_status(StepRun.WAITING)
+                ttl = approval_ttl(step) if step.kind == "approval" else None
+                step_run.expires_at = timezone.now() + ttl if ttl else None
+                step_run.save(update_fields=["status", "expires_at"])
+            else:
+                _enqueue(step_run, step)
+        _set_run_status(run, Run.WAITING if step_run.status == StepRun.WAITING else Run.RUNNING)
+        return
+    _finish_run(run, Run.SUCCEEDED)
+
+
+def _set_run_status(run, status):
+    if run.status != status:
+        run.set_status(status)
+        run.save(update_fields=["status"])
+
+
+def _finish_run(run, status, error=""):
+    run.set_status(status)
+    run.finished_at = timezone.now()
+    run.error = error
+    run.save(update_fields=["status", "finished_at", "error"])
+    record(f"run.{status}", obj=run, after={"status": status, "error": error})
+    signals.run_finished.send(sender=Run, run=run)
+
+
+def _enqueue(step_run, step):
+    step_run.set_status(StepRun.QUEUED)
+    step_run.queued_at = timezone.now()
+    step_run.save(update_fields=["status", "queued_at"])
+    step_id, queue = step_run.pk, step.queue
+    transaction.on_commit(lambda: dispatch(step_id, queue))
+
+
+def dispatch(step_run_id, queue=None):
+    """Ring the doorbell. A broker that is down loses nothing: the step stays
+    queued in the database and the reconciler dispatches it again."""
+    from .tasks import run_step
+
+    try:
+        # Fail fast instead of blocking a web request or a worker while the broker is down
+        # (retry=False alone still lets kombu retry the connection for seconds).
+        run_step.apply_async((step_run_id,), queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE, retry=True,
+                             retry_policy={"max_retries": 0, "interval_start": 0})
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the reconciler retries
+        log.warning("could not dispatch step run %s (%s); the reconciler will retry", step_run_id, exc)
+
+
+# --- the worker side --------------------------------------------------------
+
+def execute_step(step_run_id):
+    """Claim a queued step, run it, record the outcome. Safe to call twice."""
+    token = StepRun.new_token()
+    host = socket.gethostname()
+    now = timezone.now()
+    claimed = StepRun.objects.filter(pk=step_run_id, status=StepRun.QUEUED).update(
+        status=StepRun.RUNNING, claim_token=token, claimed_by=f"{host}:{os.getpid()}", hostname=host,
+        started_at=now, heartbeat_at=now, finished_at=None, attempts=F("attempts") + 1)
+    if not claimed:
+        return False
+    step_run = StepRun.objects.select_related("run__version").get(pk=step_run_id)
+    step = step_run.run.document().steps[step_run.index]
+
+    def progress(output, cut, command):
+        return bool(StepRun.objects.filter(pk=step_run_id, claim_token=token, status=StepRun.RUNNING).update(
+            output=output, output_cut=cut, command=command, heartbeat_at=timezone.now()))
+
+    context = executors.StepContext(step, step_run.run.parameters, progress)
+    try:
+        outcome = executors.get(step.kind).execute(context)
+    except executors.StepError as exc:
+        outcome = executors.Outcome(ok=False, error=str(exc), permanent=exc.permanent)
+    except Exception as exc:  # noqa: BLE001 - a bug in an executor fails the step, not the worker
+        log.exception("step run %s crashed", step_run_id)
+        outcome = executors.Outcome(ok=False, error=f"internal error: {type(exc).__name__}: {exc}", permanent=True)
+    finish_step(step_run_id, token, outcome, context.command)
+    return True
+
+
+def finish_step(step_run_id, token, outcome, command=""):
+    with transaction.atomic():
+        step_run = StepRun.objects.select_related("run").get(pk=step_run_id)
+        run = _lock(step_run.run_id)
+        step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
+        if step_run.claim_token != token:
+            return  # the lease was lost and someone else decided (worker lost, retried)
+        fields = ["output", "output_cut", "exit_code", "value", "expectation_met", "error", "command", "finished_at"]
+        step_run.output, step_run.output_cut, step_run.exit_code = outcome.output, outcome.output_cut, \
+            outcome.exit_code
+        step_run.value, step_run.expectation_met, step_run.error = outcome.value, outcome.expectation_met, \
+            outcome.error
+        step_run.command, step_run.finished_at = command, timezone.now()
+        if step_run.status != StepRun.RUNNING:  # cancelled meanwhile: keep what it printed
+            step_run.save(update_fields=fields)
+            return
+        step = run.document().steps[step_run.index]
+        if outcome.ok:
+            step_run.set_status(StepRun.SUCCEEDED)
+        elif not outcome.permanent and step_run.attempts <= step.retries and not run.cancel_requested:
+            step_run.set_status(StepRun.QUEUED)
+            step_run.queued_at = timezone.now()
+            step_run.save(update_fields=[*fields, "status", "queued_at"])
+            transaction.on_commit(lambda: dispatch(step_run_id, step.queue))
+            return
+        else:
+            step_run.set_status(StepRun.FAILED)
+        step_run.save(update_fields=[*fields, "status"])
+        signals.step_finished.send(sender=StepRun, step_run=step_run)
+        _advance(run)
+
+
+# --- what people do ---------------------------------------------------------
+
+def _step_for_action(step_run_id, expected, verb):
+    step_run = StepRun.objects.select_related("run").get(pk=step_run_id)
+    run = _lock(step_run.run_id)
+    step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
+    step_run.run = run
+    if run.finished and run.status != Run.FAILED or step_run.status not in expected:
+        raise ActionRefused(f"Step {step_run.index + 1} is {step_run.status} and the run is {run.status}: "
+                            f"it cannot be {verb} now.")
+    return run, step_run, run.document().steps[step_run.index]
+
+
+def _snapshot(step_run):
+    return {"step": step_run.index + 1, "title": step_run.title, "status": step_run.status}
+
+
+def do_run_step(step_run_id, *, actor):
+    """The click that lets a waiting command (shell, non-GET http) run."""
+    with transaction.atomic():
+        run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "run")
+        if step.kind in ("approval", "manual"):
+            raise ActionRefused("This step is not run by a worker: confirm or approve it instead.")
+        before = _snapshot(step_run)
+        step_run.confirmed_by, step_run.confirmed_at = actor, timezone.now()
+        step_run.save(update_fields=["confirmed_by", "confirmed_at"])
+        _enqueue(step_run, step)
+        _set_run_status(run, Run.RUNNING)
+        record("step.run", obj=run, actor=actor, before=before, after=_snapshot(step_run))
+    return step_run
+
+
+def do_confirm(step_run_id, *, actor):
+    """A person says a manual step is done."""
+    with transaction.atomic():
+        run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "confirmed")
+        if step.kind != "manual":
+            raise ActionRefused("Only manual steps are confirmed; run or approve this one.")
+        return _complete_by_person(run, step_run, actor, "step.confirmed", confirmed=True)
+
+
+def do_approve(step_run_id, *, actor):
+    with transaction.atomic():
+        run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "approved")
+        _check_approver(run, step, actor)
+        if step_run.expires_at and step_run.expires_at <= timezone.now():
+            raise ActionRefused("This approval has expired.")
+        return _complete_by_person(run, step_run, actor, "step.approved", confirmed=False)
+
+
+def do_reject(step_run_id, *, actor, reason=""):
+    with transaction.atomic():
+        run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "rejected")
+        _check_approver(run, step, actor)
+        before = _snapshot(step_run)
+        step_run.set_status(StepRun.FAILED)
+        step_run.approved_by, step_run.approved_at = actor, timezone.now()
+        step_run.finished_at = step_run.approved_at
+        step_run.error = f"rejected by {actor.get_username()}" + (f": {reason}" if reason else "")
+        step_run.save(update_fields=["status", "approved_by", "approved_at", "finished_at", "error"])
+        record("step.rejected", obj=run, actor=actor, before=before, after={**_snapshot(step_run), "reason": reason})
+        signals.step_finished.send(sender=StepRun, step_run=step_run)
+        _advance(run)
+    return step_run
+
+
+def _check_approver(run, step, actor):
+    if step.kind != "approval":
+        raise ActionRefused("This step is not an approval gate.")
+    if not actor.has_perm("runbooks.approve_step"):
+        raise ActionRefused("Approving needs the commander role.")
+    if run.started_by_id == actor.pk:
+        raise ActionRefused("You started this run, so you cannot approve its gates: "
+                            "another commander has to approve.")
+
+
+def _complete_by_person(run, step_run, actor, action, confirmed):
+    before = _snapshot(step_run)
+    step_run.set_status(StepRun.SUCCEEDED)
+    now = timezone.now()
+    if confirmed:
+        step_run.confirmed_by, step_run.confirmed_at = actor, now
+    else:
+        step_run.approved_by, step_run.approved_at = actor, now
+    step_run.finished_at = now
+    step_run.save(update_fields=["status", "confirmed_by", "confirmed_at", "approved_by", "approved_at",
+                                 "finished_at"])
+    record(action, obj=run, actor=actor, before=before, after=_snapshot(step_run))
+    signals.step_finished.send(sender=StepRun, step_run=step_run)
+    _advance(run)
+    return step_run
+
+
+def do_skip(step_run_id, *, actor):
+    """Skip a waiting step, or a failed one so the run carries on."""
+    with transaction.atomic():
+        run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING, StepRun.FAILED), "skipped")
+        if step.kind == "approval":
+            _check_approver(run, step, actor)  # skipping a gate is approving it
+        before = _snapshot(step_run)
+        step_run.set_status(StepRun.SKIPPED)
+        step_run.confirmed_by, step_run.confirmed_at = actor, timezone.now()
+        step_run.finished_at = step_run.finished_at or step_run.confirmed_at
+        step_run.save(update_fields=["status", "confirmed_by", "confirmed_at", "finished_at"])
+        if run.status == Run.FAILED:
+            _reopen(run)
+        record("step.skipped", obj=run, actor=actor, before=before, after=_snapshot(step_run))
+        _advance(run)
+    return step_run
+
+
+def _first_open_step(run):
+    doc = run.document()
+    for step_run in run.steps.order_by("index"):
+        on_failure = doc.steps[step_run.index].on_failure
+        if step_run.status not in StepRun.DONE and not (step_run.status == StepRun.FAILED and on_failure == "continue"):
+            return step_run
+    return None
+
+
+def _reopen(run):
+    run.set_status(Run.RUNNING)
+    run.finished_at, run.error = None, ""
+    run.save(update_fields=["status", "finished_at", "error"])
+
+
+def do_retry(step_run_id, *, actor):
+    """Retry a failed run from this step: it and every later step start over."""
+    with transaction.atomic():
+        run, step_run, step = _step_for_action(step_run_id, StepRun.FINISHED, "retried")
+        if run.status != Run.FAILED:
+            raise ActionRefused("Only a failed run can be retried from a step.")
+        blocking = _first_open_step(run)
+        if blocking is not None and step_run.index > blocking.index:
+            raise ActionRefused(f"Retry from step {blocking.index + 1} or an earlier one: the run stopped there.")
+        before = _snapshot(step_run)
+        for later in run.steps.filter(index__gte=step_run.index).order_by("index"):
+            later.set_status(StepRun.PENDING)
+            for name in ("queued_at", "started_at", "finished_at", "claim_token", "heartbeat_at", "exit_code",
+                         "value", "expectation_met", "expires_at", "confirmed_by", "confirmed_at", "approved_by",
+                         "approved_at"):
+                setattr(later, name, None)
+            later.output, later.output_cut, later.error, later.command = "", 0, "", ""
+            later.save()
+        _reopen(run)
+        step_run.refresh_from_db()
+        if step.kind not in ("approval", "manual"):
+            # The retry click is the confirmation for this one step.
+            step_run.confirmed_by, step_run.confirmed_at = actor, timezone.now()
+            step_run.save(update_fields=["confirmed_by", "confirmed_at"])
+            _enqueue(step_run, step)
+        record("run.retried", obj=run, actor=actor, before=before, after={"from_step": step_run.index + 1})
+        _advance(run)
+    return step_run
+
+
+def do_cancel(run_id, *, actor):
+    """Cancel a run; a running shell step notices within a second and is killed."""
+    with transaction.atomic():
+        run = _lock(run_id)
+        if run.finished:
+            raise ActionRefused(f"The run is already {run.status}.")
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+        now = timezone.now()
+        for step_run in run.steps.exclude(status__in=StepRun.FINISHED):
+            step_run.set_status(StepRun.CANCELLED)
+            step_run.finished_at = now
+            step_run.save(update_fields=["status", "finished_at"])
+        run.set_status(Run.CANCELLED)
+        run.finished_at = now
+        run.save(update_fields=["status", "finished_at"])
+        record("run.cancelled", obj=run, actor=actor, after={"status": run.status})
+        signals.run_finished.send(sender=Run, run=run)
+    return run
+
+
+# --- the reconciler ---------------------------------------------------------
+
+def reconcile(now=None, lost_after=LOST_AFTER, requeue_after=REQUEUE_AFTER):
+    """Find what lost or duplicated messages and dead workers left behind."""
+    now = now or timezone.now()
+    counts = {"redispatched": 0, "lost": 0, "expired": 0, "overruns": 0}
+    for step_run in StepRun.objects.filter(status=StepRun.QUEUED, queued_at__lt=now - requeue_after):
+        if StepRun.objects.filter(pk=step_run.pk, status=StepRun.QUEUED, queued_at=step_run.queued_at).update(
+                queued_at=now):
+            step = step_run.run.document().steps[step_run.index]
+            transaction.on_commit(lambda i=step_run.pk, q=step.queue: dispatch(i, q))
+            counts["redispatched"] += 1
+    for step_run in StepRun.objects.filter(status=StepRun.RUNNING, heartbeat_at__lt=now - lost_after):
+        step = step_run.run.document().steps[step_run.index]
+        grace = lost_after if step.kind in HEARTBEATING_KINDS else lost_after + timedelta(seconds=step.timeout)
+        if step_run.heartbeat_at < now - grace:
+            counts["lost"] += _fail_stale(step_run.pk, StepRun.RUNNING, "heartbeat_at", now - grace,
+                                          f"worker lost: no heartbeat from {step_run.claimed_by or 'its worker'} "
+                                          f"since {step_run.heartbeat_at:%H:%M:%S} UTC")
+    for step_run in StepRun.objects.filter(status=StepRun.WAITING, expires_at__lt=now):
+        counts["expired"] += _fail_stale(step_run.pk, StepRun.WAITING, "expires_at", now,
+                                         "approval expired before anyone approved it")
+    counts["overruns"] = record_phase_overruns(now)
+    return counts
+
+
+def _fail_stale(step_run_id, status, field, cutoff, reason):
+    with transaction.atomic():
+        run = _lock(StepRun.objects.values_list("run_id", flat=True).get(pk=step_run_id))
+        step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
+        if step_run.status != status or getattr(step_run, field) >= cutoff:
+            return 0  # it moved on meanwhile
+        step_run.set_status(StepRun.FAILED)
+        step_run.error, step_run.finished_at, step_run.claim_token = reason, timezone.now(), None
+        step_run.save(update_fields=["status", "error", "finished_at", "claim_token"])
+        record("step.failed", obj=run, after={**_snapshot(step_run), "error": reason})
+        signals.step_finished.send(sender=StepRun, step_run=step_run)
+        _advance(run)
+    return 1
+
+
+def phase_overruns(run, doc, now):
+    """[(phase, deadline)] for phases whose time budget has passed with steps still open."""
+    if not run.created_at:
+        return []
+    open_phases = {s.phase for s in doc.steps if s.phase is not None}
+    finished = {sr.index: sr for sr in run.steps.all()}
+    result = []
+    for phase in doc.phases:
+        if phase.budget_end_min is None or phase.index not in open_phases:
+            continue
+        deadline = run.created_at + timedelta(minutes=phase.budget_end_min)
+        steps = [finished.get(s.index) for s in doc.steps if s.phase == phase.index]
+        done_at = [sr.finished_at for sr in steps if sr and sr.finished]
+        late = (len(done_at) < len(steps) and now > deadline) or any(at > deadline for at in done_at)
+        if late:
+            result.append((phase, deadline))
+    return result
+
+
+def record_phase_overruns(now):
+    count = 0
+    for run in Run.objects.filter(status__in=(Run.RUNNING, Run.WAITING)).select_related("version"):
+        known = {item["phase"] for item in run.phase_overruns}
+        new = [{"phase": phase.index, "title": phase.title, "deadline": deadline.isoformat(), "at": now.isoformat()}
+               for phase, deadline in phase_overruns(run, run.document(), now) if phase.index not in known]
+        if new:
+            with transaction.atomic():
+                run = _lock(run.pk)
+                run.phase_overruns = [*run.phase_overruns, *new]
+                run.save(update_fields=["phase_overruns"])
+                record("run.phase_overrun", obj=run, after={"phases": [item["title"] for item in new]})
+            count += len(new)
+    return count

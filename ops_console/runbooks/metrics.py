@@ -1,0 +1,32 @@
+"""Domain metrics read from the database at scrape time: step runs by kind and
+outcome, and a histogram of how long finished steps took."""
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+
+
+class StepRunCollector:
+    def collect(self):
+        from datetime import timedelta
+
+        from .models import StepRun
+
+        counts = CounterMetricFamily("ops_console_runbook_step_runs", "Step runs by kind and status",
+                                     labels=["kind", "status"])
+        for row in StepRun.objects.values("kind", "status").annotate(n=Count("id")).order_by():
+            counts.add_metric([row["kind"], row["status"]], row["n"])
+        yield counts
+        timed = StepRun.objects.filter(started_at__isnull=False, finished_at__isnull=False).annotate(
+            took=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField()))
+        histogram = HistogramMetricFamily("ops_console_runbook_step_duration_seconds",
+                                          "How long finished steps ran, by kind", labels=["kind"])
+        aggregates = {f"le{i}": Count("id", filter=Q(took__lte=timedelta(seconds=b))) for i, b in enumerate(BUCKETS)}
+        for row in timed.values("kind").annotate(n=Count("id"), total=Sum("took"), **aggregates).order_by():
+            buckets = [(str(b), row[f"le{i}"]) for i, b in enumerate(BUCKETS)] + [("+Inf", row["n"])]
+            total = row["total"].total_seconds() if row["total"] else 0.0
+            histogram.add_metric([row["kind"]], buckets, total)
+        yield histogram
+
+    def describe(self):
+        return []

@@ -1,0 +1,207 @@
+"""Runbooks, their immutable versions, and runs: a run is a state machine held
+in rows (Run + one StepRun per step); workers claim step rows with a
+conditional UPDATE, so the broker only ever rings the doorbell."""
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from .document import KINDS, RunbookDocument
+
+
+class InvalidTransition(Exception):
+    """A state change the transition table does not allow."""
+
+
+class Runbook(models.Model):
+    slug = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=20, choices=[(k, k) for k in KINDS], default="runbook")
+    services = models.JSONField(default=list, blank=True, help_text="Service slugs")
+    alerts = models.JSONField(default=list, blank=True, help_text="Alert names this runbook answers")
+    current_version = models.ForeignKey("RunbookVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    source_path = models.CharField(max_length=500, blank=True)
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("runbooks:detail", args=[self.slug])
+
+
+def sha256_of(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RunbookVersion(models.Model):
+    """One immutable text of a runbook with its parsed document. Runs pin it."""
+
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    source = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    document = models.JSONField(help_text="RunbookDocument.to_json()")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["runbook", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["runbook", "sha256"], name="runbook_version_unique_text"),
+            models.UniqueConstraint(fields=["runbook", "number"], name="runbook_version_unique_number"),
+        ]
+
+    def __str__(self):
+        return f"{self.runbook.slug} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise InvalidTransition("runbook versions are immutable: save a new version instead")
+        super().save(*args, **kwargs)
+
+    def parsed(self):
+        return RunbookDocument.from_json(self.document)
+
+
+class Run(models.Model):
+    RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED = "running", "waiting", "succeeded", "failed", "cancelled"
+    STATUSES = [(s, s) for s in (RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED)]
+    FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+    # The one table of allowed run transitions. A failed run may be retried from a step.
+    TRANSITIONS = {
+        RUNNING: {WAITING, SUCCEEDED, FAILED, CANCELLED},
+        WAITING: {RUNNING, SUCCEEDED, FAILED, CANCELLED},
+        FAILED: {RUNNING},
+        SUCCEEDED: set(),
+        CANCELLED: set(),
+    }
+
+    runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="runs")
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=STATUSES, default=RUNNING, db_index=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the run came from, e.g. {"incident": "INC-42"}; the incidents app reads it.
+    context = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    # [{"phase": index, "title": ..., "at": iso}] recorded by the reconciler.
+    phase_overruns = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("start_run", "Can start a runbook run"), ("cancel_run", "Can cancel a run")]
+
+    def __str__(self):
+        return f"run {self.pk} of {self.runbook.slug}"
+
+    def get_absolute_url(self):
+        return reverse("runbooks:run", args=[self.pk])
+
+    @property
+    def finished(self):
+        return self.status in self.FINISHED
+
+    def document(self):
+        return self.version.parsed()
+
+    def set_status(self, status):
+        if status != self.status and status not in self.TRANSITIONS[self.status]:
+            raise InvalidTransition(f"run {self.pk}: {self.status} -> {status}")
+        self.status = status
+
+    @property
+    def duration(self):
+        end = self.finished_at
+        return (end - self.created_at).total_seconds() if end else None
+
+
+class StepRun(models.Model):
+    PENDING, WAITING, QUEUED, RUNNING = "pending", "waiting", "queued", "running"
+    SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
+    STATUSES = [(s, s) for s in (PENDING, WAITING, QUEUED, RUNNING, SUCCEEDED, FAILED, SKIPPED, CANCELLED)]
+    DONE = (SUCCEEDED, SKIPPED)       # the run may move past it
+    FINISHED = (SUCCEEDED, FAILED, SKIPPED, CANCELLED)
+    # The one table of allowed step transitions. Back to pending = retry from an earlier step.
+    TRANSITIONS = {
+        PENDING: {WAITING, QUEUED, SKIPPED, CANCELLED},
+        WAITING: {QUEUED, SUCCEEDED, FAILED, SKIPPED, CANCELLED, PENDING},
+        QUEUED: {RUNNING, SKIPPED, CANCELLED, FAILED, PENDING},
+        RUNNING: {SUCCEEDED, FAILED, CANCELLED, QUEUED},
+        SUCCEEDED: {PENDING},
+        FAILED: {PENDING, QUEUED, SKIPPED},
+        SKIPPED: {PENDING},
+        CANCELLED: {PENDING},
+    }
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20)
+    title = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=20, choices=STATUSES, default=PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease: the claiming worker refreshes heartbeat_at while the step runs;
+    # a stale heartbeat means the worker died ("worker lost").
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="worker hostname and pid")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    command = models.TextField(blank=True, help_text="What was executed, with parameters filled in")
+    output = models.TextField(blank=True)
+    output_cut = models.BigIntegerField(default=0, help_text="Bytes of output left out between head and tail")
+    exit_code = models.IntegerField(null=True, blank=True)
+    value = models.JSONField(null=True, blank=True)
+    expectation = models.CharField(max_length=500, blank=True)
+    expectation_met = models.BooleanField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Approval expiry")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="step_run_unique_index")]
+        permissions = [("confirm_step", "Can run, confirm, skip and retry steps"),
+                       ("approve_step", "Can approve a gated step")]
+
+    def __str__(self):
+        return f"step {self.index + 1} of run {self.run_id}"
+
+    def set_status(self, status):
+        if status != self.status and status not in self.TRANSITIONS[self.status]:
+            raise InvalidTransition(f"step {self.pk}: {self.status} -> {status}")
+        self.status = status
+
+    @property
+    def finished(self):
+        return self.status in self.FINISHED
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @staticmethod
+    def new_token():
+        return uuid.uuid4()

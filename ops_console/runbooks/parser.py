@@ -1,0 +1,354 @@
+"""Markdown runbook -> RunbookDocument (the contract is runbooks/README.md).
+parse() never raises on bad input: everything wrong comes back as a Problem
+with its line, and the document holds as much as could be understood.
+parse(lenient=True) / import_markdown() read plain Markdown runbooks written
+for people (their shell blocks become click-to-run steps)."""
+import re
+import shlex
+from pathlib import PurePath
+
+from .document import SHELL_ALIASES, Parameter, Phase, Problem, RunbookDocument, Step
+from .front_matter import read_front_matter
+from .markdown_import import rewrite_blanks
+from .params import placeholders, quotes_to_itself
+from .shell_context import unsafe_placeholders
+from .step_attributes import STEP_ATTRS, StepAttributes, parse_duration  # noqa: F401 (parse_duration: API)
+
+FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+TASK_RE = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+\[[ xX]\][ \t]+(?P<text>.+)$")
+BUDGET_RE = re.compile(r"\((?P<inner>[^()]*\d\s*(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b[^()]*)\)\s*$",
+                       re.I)
+BUDGET_INNER_RE = re.compile(
+    r"^\s*(?P<lt><=?|≤|under|up to)?\s*(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>[a-z]+)?"
+    r"(?:\s*(?:-|–|—|to)\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>[a-z]+)?)?\s*$", re.I)
+UNIT_MINUTES = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1 / 60),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 1.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 60.0),
+}
+# Code blocks that are plainly samples (shown as text, never run).
+SAMPLE_LANGS = {"", "text", "txt", "plain", "plaintext", "output", "log", "logs", "none"}
+
+IMPORTED_PATTERN = r"^[A-Za-z0-9._:/-]+$"
+
+
+def parse(text, *, path="<string>", slug=None, lenient=False):
+    """(RunbookDocument, [Problem]). lenient=True imports a plain Markdown
+    runbook: unknown front-matter keys are ignored, only shell blocks become
+    steps (click-to-run), $NAME placeholders become parameters."""
+    return _Parser(text, path, slug, lenient).run()
+
+
+def import_markdown(text, path="<string>", slug=None):
+    return parse(text, path=path, slug=slug, lenient=True)
+
+
+def slug_from_path(path):
+    stem = PurePath(str(path)).name
+    stem = stem[:-3] if stem.lower().endswith(".md") else stem
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "runbook"
+
+
+def parse_budget(heading):
+    """(title, start_min, end_min, ok) from "Diagnosis (5-15 min)". ok is False
+    when a parenthesis with a number is not a budget we understand."""
+    match = BUDGET_RE.search(heading)
+    if not match:
+        return heading.strip(), None, None, True
+    found = BUDGET_INNER_RE.match(match.group("inner"))
+    unit = found and (found.group("ub") or found.group("ua") or "").lower()
+    if not found or unit not in UNIT_MINUTES or (found.group("ua") or "").lower() not in UNIT_MINUTES | {"": 0}:
+        return heading.strip(), None, None, False
+    title = heading[:match.start()].strip()
+    a = float(found.group("a")) * UNIT_MINUTES[(found.group("ua") or unit).lower()]
+    if found.group("b") is None:
+        return title, (0.0 if found.group("lt") else None), a, True
+    b = float(found.group("b")) * UNIT_MINUTES[unit]
+    return title, a, b, b >= a
+
+
+def _camel_alert_name(text):
+    text = (text or "").strip().strip("`")
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", text) and re.search(r"[A-Z]", text[1:]):
+        return text
+    return None
+
+
+class _Parser:
+    def __init__(self, text, path, slug, lenient):
+        self.text = (text or "").lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        self.path = str(path)
+        self.lenient = lenient
+        self.problems = []
+        self.attributes = StepAttributes(self.problem, lenient=lenient)
+        self.doc = RunbookDocument(slug=slug or slug_from_path(path), title="", imported=lenient)
+        self.prose = []          # Markdown lines waiting for the step they explain
+        self.h1 = None
+        self.seen_structure = False   # a phase or a step has started
+
+    def problem(self, line, message, severity="error"):
+        self.problems.append(Problem(self.path, line, message, severity))
+
+    def run(self):
+        lines = self.text.split("\n")
+        meta, body_start = read_front_matter(lines, self.problem, lenient=self.lenient)
+        self.apply_front_matter(meta)
+        self.walk(lines, body_start)
+        self.finish()
+        self.problems.sort(key=lambda p: p.line)
+        return self.doc, self.problems
+
+    # --- front matter ---------------------------------------------------------
+
+    def apply_front_matter(self, meta):
+        doc = self.doc
+        doc.title = meta.get("title", "")
+        doc.kind = meta.get("kind", "runbook")
+        for key in ("services", "alerts", "tags"):
+            setattr(doc, key, meta.get(key, []))
+        doc.severity = meta.get("severity")
+        doc.owner = meta.get("owner", "")
+        doc.parameters = meta.get("parameters", [])
+
+    # --- body -------------------------------------------------------------------
+
+    def walk(self, lines, start):
+        i = start
+        while i < len(lines):
+            line, number = lines[i], i + 1
+            fence = FENCE_RE.match(line)
+            if fence and not (fence.group("fence")[0] == "`" and "`" in fence.group("info")):
+                i = self.fenced_block(lines, i, fence)
+                continue
+            heading = HEADING_RE.match(line)
+            if heading:
+                self.heading(len(heading.group(1)), (heading.group(2) or "").strip(), number, line)
+                i += 1
+                continue
+            task = TASK_RE.match(line)
+            if task:
+                i = self.task_item(lines, i, task)
+                continue
+            self.prose.append(line)
+            i += 1
+
+    def heading(self, level, text, number, line):
+        if level == 1 and self.h1 is None and not self.seen_structure:
+            self.h1 = text
+            return
+        if level != 2:
+            self.prose.append(line)
+            return
+        self.flush_prose_to_parent()
+        self.seen_structure = True
+        title, start, end, ok = parse_budget(text)
+        if not ok:
+            self.problem(number, f"cannot read the time budget in {text!r} (write e.g. (0-5 min), (< 1 min), (2h))",
+                         "warning")
+        self.doc.phases.append(Phase(index=len(self.doc.phases), title=title or text, heading=text,
+                                     budget_start_min=start, budget_end_min=end, line=number))
+
+    def take_explanation(self):
+        text = "\n".join(self.prose).strip("\n")
+        self.prose = []
+        if not self.seen_structure:
+            self.doc.description = text
+            text = ""
+        self.seen_structure = True
+        return text
+
+    def flush_prose_to_parent(self):
+        text = "\n".join(self.prose).strip("\n")
+        self.prose = []
+        if not text:
+            return
+        if not self.seen_structure:
+            self.doc.description = text
+        elif self.doc.phases:
+            phase = self.doc.phases[-1]
+            phase.text = f"{phase.text}\n\n{text}" if phase.text else text
+        else:
+            self.doc.epilogue = text
+
+    def finish(self):
+        self.flush_prose_to_parent()
+        doc = self.doc
+        if not doc.title:
+            doc.title = self.h1 or doc.slug.replace("-", " ").capitalize()
+        if self.lenient and not doc.alerts:
+            alert = _camel_alert_name(self.h1) or _camel_alert_name(doc.title) or _camel_alert_name(
+                PurePath(self.path).stem)
+            doc.alerts = [alert] if alert else []
+        self.check_placeholders()
+        if not doc.steps and not self.lenient:
+            self.problem(1, "the runbook has no steps (fenced code blocks or - [ ] task items)", "warning")
+
+    # --- steps ------------------------------------------------------------------
+
+    def fenced_block(self, lines, i, fence):
+        indent, marker, info = len(fence.group("indent")), fence.group("fence"), fence.group("info").strip()
+        opened_at = i + 1
+        close_re = re.compile(rf"^[ \t]*{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$")
+        j = i + 1
+        while j < len(lines) and not close_re.match(lines[j]):
+            j += 1
+        if j >= len(lines):
+            if not self.lenient:
+                self.problem(opened_at, f"code block opened with {marker} is never closed")
+                self.prose.extend(lines[i:])
+                return len(lines)
+            # A person's runbook: end the block where the next section starts.
+            j = next((k for k in range(i + 1, len(lines)) if re.match(r"^#{1,2}\s", lines[k])), len(lines))
+            self.problem(opened_at, f"code block opened with {marker} is never closed: it ends at line {j}",
+                         "warning")
+            body = "\n".join(_dedent(lines[i + 1:j], indent))
+            self.code_block(info, body, opened_at, lines[i:j] + [marker])
+            return j
+        body = "\n".join(_dedent(lines[i + 1:j], indent))
+        self.code_block(info, body, opened_at, lines[i:j + 1])
+        return j + 1
+
+    def code_block(self, info, body, line, raw):
+        try:
+            words = shlex.split(info)
+        except ValueError as exc:
+            self.problem(line, f"cannot read the code block's attributes {info!r}: {exc}")
+            words = info.split()
+        word = words[0].lower() if words else ""
+        kind = "shell" if word in SHELL_ALIASES else word
+        if self.lenient:
+            if kind == "shell" and self.lenient_shell_step(word, body, line):
+                return
+            self.prose.extend(raw)
+            return
+        if kind not in STEP_ATTRS:
+            self.prose.extend(raw)
+            has_attrs = any("=" in w for w in words[1:])
+            if has_attrs:
+                self.problem(line, f"unknown step kind {word!r} (known: {', '.join(sorted(STEP_ATTRS))}, "
+                                   "or the aliases bash, sh, console)")
+            elif word not in SAMPLE_LANGS:
+                self.problem(line, f"```{word} is not a step kind: the block is shown as an example, not run",
+                             "warning")
+            return
+        attrs = {}
+        for token in words[1:]:
+            key, sep, value = token.partition("=")
+            if not sep or not key:
+                self.problem(line, f"attribute {token!r} must be written key=value")
+                continue
+            if key in attrs:
+                self.problem(line, f"attribute {key!r} is given twice")
+            attrs[key] = value
+        if word == "console":
+            body = _console_commands(body)
+        elif kind == "shell" and any(ln.startswith("$ ") for ln in body.splitlines()):
+            self.problem(line, "lines starting with '$ ' look like a console transcript: use ```console so only "
+                               "the commands run", "warning")
+        self.add_step(kind, body, attrs, line)
+
+    def lenient_shell_step(self, word, body, line):
+        if word == "console" or any(_is_prompt(ln) for ln in body.splitlines()):
+            body = _console_commands(body)
+        if not any(ln.strip() and not ln.strip().startswith("#") for ln in body.splitlines()):
+            return False
+        body, blanks = rewrite_blanks(body)
+        known = {p.name for p in self.doc.parameters}
+        for name, description in blanks:
+            if name not in known:
+                known.add(name)
+                self.doc.parameters.append(Parameter(name=name, type="string", required=True,
+                                                     pattern=IMPORTED_PATTERN, description=description, line=line))
+        self.add_step("shell", body, {}, line)
+        return True
+
+    def task_item(self, lines, i, match):
+        indent = len(match.group("indent"))
+        text = [match.group("text").strip()]
+        j = i + 1
+        while j < len(lines):
+            nxt = lines[j]
+            if not nxt.strip() or TASK_RE.match(nxt) or FENCE_RE.match(nxt) or HEADING_RE.match(nxt):
+                break
+            if len(nxt) - len(nxt.lstrip()) <= indent and re.match(r"^\s*([-*+]|\d+[.)])\s", nxt):
+                break
+            text.append(nxt.strip())
+            j += 1
+        self.add_step("manual", "\n".join(text), {}, i + 1)
+        return j
+
+    def add_step(self, kind, body, attrs, line):
+        explanation = self.take_explanation()
+        step = Step(index=len(self.doc.steps), kind=kind, title="", body=body.strip("\n"), attrs=dict(attrs),
+                    explanation=explanation, phase=self.doc.phases[-1].index if self.doc.phases else None,
+                    line=line)
+        self.attributes.normalise(step, line)
+        step.params = placeholders(step.body)
+        self.doc.steps.append(step)
+
+    # --- parameters used by steps ------------------------------------------------
+
+    def check_shell_quoting(self, step, declared):
+        for name, offset, reason in unsafe_placeholders(step.body):
+            param = declared.get(name)
+            if param is not None and quotes_to_itself(param):
+                continue    # a number or a plain word: shell-quoting leaves it unchanged anywhere
+            self.problem(step.line + 1 + offset, f"{{{{ {name} }}}} is {reason}: in a shell step write it as a "
+                                                 "bare word; its value is shell-quoted for you")
+
+    def check_placeholders(self):
+        declared = {p.name: p for p in self.doc.parameters}
+        used = set()
+        for step in self.doc.steps:
+            for name in step.params:
+                used.add(name)
+                if name not in declared:
+                    self.problem(step.line, f"{{{{ {name} }}}} is not a declared parameter "
+                                            "(declare it under parameters: in the front matter, or write \\{{ "
+                                            "for literal braces)")
+                elif step.kind == "shell":
+                    declared[name].shell = True
+            if step.kind == "shell":
+                self.check_shell_quoting(step, declared)
+        for param in self.doc.parameters:
+            if param.shell and param.type == "string" and not param.pattern and not self.lenient:
+                self.problem(param.line, f"parameter {param.name!r} is used in a shell step but has no pattern: "
+                                "add one so only expected values reach the command", "warning")
+            if param.name not in used and not self.lenient:
+                self.problem(param.line, f"parameter {param.name!r} is declared but no step uses it", "warning")
+
+
+def _dedent(lines, indent):
+    out = []
+    for line in lines:
+        strip = min(indent, len(line) - len(line.lstrip(" \t")))
+        out.append(line[strip:])
+    return out
+
+
+def _console_commands(body):
+    """Keep the commands of a console transcript: lines after "$ " (and
+    their backslash continuations); the rest is sample output. A transcript
+    without any prompt keeps its first command."""
+    lines = body.splitlines()
+    prompted = any(_is_prompt(line) for line in lines)
+    commands, continuing = [], False
+    for line in lines:
+        stripped = line.lstrip()
+        if continuing:
+            commands.append(line)
+        elif _is_prompt(line):
+            commands.append(stripped[2:])
+        elif not prompted and not commands and stripped:
+            commands.append(stripped)
+        else:
+            continue
+        continuing = line.rstrip().endswith("\\")
+    return "\n".join(commands)
+
+
+def _is_prompt(line):
+    stripped = line.lstrip()
+    return stripped.startswith("$ ") or stripped == "$"
+

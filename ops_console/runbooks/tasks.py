@@ -1,0 +1,22 @@
+"""Celery tasks: they carry ids only; the database says what to do."""
+from celery import shared_task
+
+from . import engine
+
+
+@shared_task(name="ops_console.runbooks.tasks.run_step")
+def run_step(step_run_id):
+    """Run one step if it is still queued (a duplicate message finds it claimed and returns)."""
+    return engine.execute_step(step_run_id)
+
+
+@shared_task(name="ops_console.runbooks.tasks.reconcile_runs")
+def reconcile_runs():
+    """Every 10 s: re-dispatch lost messages, fail steps of dead workers, expire approvals, note overruns."""
+    return engine.reconcile()
+
+
+@shared_task(name="ops_console.runbooks.tasks.ping", ignore_result=False)
+def ping():
+    """A bare task: the benchmark's round-trip baseline."""
+    return "pong"

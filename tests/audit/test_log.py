@@ -1,0 +1,106 @@
+"""The audit log is a hash chain that neither the application nor the database lets anyone edit."""
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, connections, transaction
+from django.urls import reverse
+
+from ops_console.audit.chain import verify
+from ops_console.audit.log import GENESIS, record
+from ops_console.audit.models import AppendOnlyError, AuditEntry, ChainHead
+
+
+def test_entries_form_a_chain(entries):
+    first, second, third = entries(3)
+    assert first.prev_hash == GENESIS
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert ChainHead.objects.get().last_hash == third.hash
+    assert all(e.hash == e.compute_hash() for e in AuditEntry.objects.all())
+
+
+def test_record_takes_object_and_actor(make_user):
+    user = make_user("commander")
+    entry = record("user.touched", obj=user, actor=user, before={"a": 1}, after={"a": 2}, ip="2001:0db8::0001")
+    entry = AuditEntry.objects.get(pk=entry.pk)
+    assert (entry.object_type, entry.object_id, entry.actor_name) == ("auth.user", str(user.pk), user.username)
+    assert entry.ip == "2001:db8::1"
+    assert entry.diff() == [("a", 1, 2)]
+    assert verify().ok
+
+
+def test_the_application_refuses_to_change_or_delete(entries):
+    entry = entries(1)[0]
+    with pytest.raises(AppendOnlyError):
+        entry.save()
+    with pytest.raises(AppendOnlyError):
+        entry.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.filter(pk=entry.pk).update(action="x")
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.all().delete()
+    assert AuditEntry.objects.get(pk=entry.pk).action == "thing.changed"
+
+
+@pytest.mark.parametrize("sql", ["UPDATE audit_auditentry SET action = 'forged'", "DELETE FROM audit_auditentry"])
+def test_the_database_refuses_to_change_or_delete(entries, sql):
+    entries(2)
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert AuditEntry.objects.filter(action="thing.changed").count() == 2
+
+
+def test_deleting_a_user_keeps_their_entries_intact(make_user):
+    user = make_user("responder")
+    record("thing.done", actor=user, object_repr="x")
+    user.groups.clear()
+    # A raw delete: no constraint from the audit log stops it, and nothing rewrites the entry.
+    get_user_model().objects.filter(pk=user.pk)._raw_delete("default")
+    entry = AuditEntry.objects.get(action="thing.done")
+    assert entry.actor_name == user.username and entry.actor_id is not None
+    assert verify().ok
+
+
+def test_sign_in_failed_sign_in_and_sign_out_are_recorded(client, make_user):
+    user = make_user("responder", username="erin")
+    client.post(reverse("accounts:login"), {"username": "erin", "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
+    failed = AuditEntry.objects.get(action="auth.login_failed")
+    assert failed.ip == "10.1.2.3" and failed.after == {"username": "erin"} and failed.actor is None
+    assert "wrong" not in failed.content()
+    client.post(reverse("accounts:login"), {"username": "erin", "password": "pw-erin-123"}, REMOTE_ADDR="10.1.2.4")
+    login = AuditEntry.objects.get(action="auth.login")
+    assert login.actor == user and login.ip == "10.1.2.4"
+    client.post(reverse("accounts:logout"), REMOTE_ADDR="10.1.2.5")
+    logout = AuditEntry.objects.get(action="auth.logout")
+    assert logout.actor == user and logout.ip == "10.1.2.5"
+    assert verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_one_linear_chain():
+    writers, per_writer = 6, 15
+    barrier = threading.Barrier(writers)
+    errors = []
+
+    def write(n):
+        try:
+            barrier.wait()
+            for i in range(per_writer):
+                with transaction.atomic():
+                    record("race.step", object_repr=f"w{n}-{i}")
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rows = list(AuditEntry.objects.order_by("id").values_list("prev_hash", "hash"))
+    assert len(rows) == writers * per_writer
+    assert len({prev for prev, _ in rows}) == len(rows), "two entries claim the same predecessor: the chain forked"
+    assert verify().ok and verify().checked == len(rows)

@@ -1,0 +1,153 @@
+"""Deliveries: e-mail through Django's locmem backend, webhooks against a tiny
+local HTTP server that records what it was sent, retries with back-off."""
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+
+from ops_console.escalation import channels, engine, notify
+from ops_console.escalation.models import ContactMethod, Delivery, Page
+from ops_console.incidents.models import TimelineEvent
+
+from .conftest import open_incident
+
+
+class Recorder:
+    """A webhook receiver on 127.0.0.1: answers with the next of `statuses` (200 when none are left)."""
+
+    def __init__(self, statuses=(), delay=0):
+        self.requests, self.statuses, self.delay = [], list(statuses), delay
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                time.sleep(recorder.delay)
+                self.send_response(recorder.statuses.pop(0) if recorder.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(*statuses, delay=0):
+        made.append(Recorder(statuses, delay))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def paged(on_call, code="P1"):
+    """Open an incident and fire its first level: returns (incident, page, its deliveries by channel)."""
+    incident = open_incident(code)
+    engine.fire_due(incident.escalation.started_at)
+    page = Page.objects.get(incident=incident)
+    return incident, page, {d.channel: d for d in page.deliveries.all()}
+
+
+def test_email_page_says_what_and_links_the_acknowledgement(on_call):
+    incident, page, deliveries = paged(on_call)
+    assert list(deliveries) == ["email"] and mail.outbox == []  # the engine itself sends nothing
+    notify.deliver(deliveries["email"].pk)
+    [message] = mail.outbox
+    assert message.to == ["oncall_sre@example.test"]
+    assert message.subject == f"[P1] {incident.reference} Error rate above SLO"
+    assert "You are paged as On-call SRE (level 1)" in message.body
+    assert "/ack/" in message.body and incident.get_absolute_url() in message.body
+    assert Delivery.objects.get(pk=deliveries["email"].pk).status == "delivered"
+    assert TimelineEvent.objects.filter(incident=incident, kind="page_delivered").count() == 1
+
+
+def test_webhook_gets_json_and_a_failure_is_retried_with_backoff(on_call, receiver):
+    hook = receiver(503)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    incident, page, deliveries = paged(on_call)
+    assert list(deliveries) == ["webhook"]  # a contact method replaces the e-mail fallback
+    delivery = deliveries["webhook"]
+    t0 = page.created_at
+    notify.deliver(delivery.pk, now=t0)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("retry", 1, t0 + timedelta(seconds=30))
+    assert "HTTP 503" in delivery.last_error
+    assert notify.due_retries(t0 + timedelta(seconds=29)) == []
+    assert notify.due_retries(t0 + timedelta(seconds=30)) == [delivery.pk]
+    notify.deliver(delivery.pk, now=t0 + timedelta(seconds=30))
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempts == 2
+    sent = hook.requests[-1]["json"]
+    assert len(hook.requests) == 2 and hook.requests[-1]["headers"]["Content-Type"] == "application/json"
+    assert sent["incident"] == incident.reference and sent["severity"] == "P1" and sent["level"] == 1
+    assert sent["user"] == "oncall_sre" and "/ack/" in sent["ack_url"]
+    assert "after 2 attempts" in TimelineEvent.objects.get(incident=incident, kind="page_delivered").message
+
+
+def test_team_chat_channel_gets_slack_text(on_call, receiver):
+    chat = receiver()
+    ContactMethod.objects.create(user=None, channel="slack", address=chat.url)
+    incident, page, deliveries = paged(on_call)
+    assert sorted(deliveries) == ["email", "slack"]
+    notify.deliver(deliveries["slack"].pk)
+    [request] = chat.requests
+    assert list(request["json"]) == ["text"] and incident.reference in request["json"]["text"]
+
+
+def test_a_permanent_failure_is_not_retried(on_call, receiver):
+    hook = receiver(404)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    incident, page, deliveries = paged(on_call)
+    notify.deliver(deliveries["webhook"].pk)
+    delivery = Delivery.objects.get(pk=deliveries["webhook"].pk)
+    assert delivery.status == "failed" and delivery.next_attempt_at is None
+    assert "permanent" in TimelineEvent.objects.get(incident=incident, kind="page_failed").message
+
+
+def test_retries_stop_after_the_last_attempt(on_call, receiver):
+    hook = receiver(*[500] * notify.MAX_ATTEMPTS)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    _, page, deliveries = paged(on_call)
+    now = page.created_at
+    for _ in range(notify.MAX_ATTEMPTS):
+        notify.deliver(deliveries["webhook"].pk, now=now)
+        now += timedelta(hours=1)
+    delivery = Delivery.objects.get(pk=deliveries["webhook"].pk)
+    assert (delivery.status, delivery.attempts) == ("failed", notify.MAX_ATTEMPTS)
+
+
+def test_a_slow_webhook_times_out_and_is_retried(on_call, receiver, monkeypatch):
+    monkeypatch.setattr(channels, "TIMEOUT", 0.3)
+    hook = receiver(delay=1)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    _, _, deliveries = paged(on_call)
+    notify.deliver(deliveries["webhook"].pk)
+    assert Delivery.objects.get(pk=deliveries["webhook"].pk).status == "retry"
+
+
+def test_backoff_doubles_up_to_a_cap():
+    assert [notify.backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert notify.backoff(20) == notify.BACKOFF_MAX
+
+
+def test_a_delivery_is_sent_once_even_if_its_task_runs_twice(on_call):
+    _, _, deliveries = paged(on_call)
+    assert notify.deliver(deliveries["email"].pk) is not None
+    assert notify.deliver(deliveries["email"].pk) is None
+    assert len(mail.outbox) == 1

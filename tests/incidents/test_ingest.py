@@ -1,0 +1,210 @@
+"""Alertmanager v4 webhook and generic events, through HTTP."""
+import json
+
+import pytest
+
+from ops_console.incidents.models import Alert, AlertRouting, Incident, Status, WebhookPayload
+
+from .conftest import AM_URL, EVENTS_URL, am_alert, am_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def kinds(incident):
+    return list(incident.timeline.values_list("kind", flat=True))
+
+
+def test_firing_alert_opens_an_incident(post_json):
+    response = post_json(AM_URL, am_payload(am_alert(annotations={"description": "5xx at 3 %"})))
+    assert response.status_code == 200, response.content
+    assert response.json()["opened"] == 1
+    incident = Incident.objects.get()
+    assert incident.title == "HighErrorRate: High error rate detected"
+    assert incident.severity.code == "P1"  # severity=critical -> P1
+    assert incident.source == "alertmanager" and incident.summary == "5xx at 3 %"
+    assert kinds(incident) == ["opened", "alert_fired"]
+    alert = incident.alerts.get()
+    assert alert.fingerprint == "fp-1" and alert.status == "firing" and alert.ends_at is None
+    assert WebhookPayload.objects.get().outcome == "accepted"
+
+
+def test_same_payload_five_times_is_one_incident_and_one_firing_event(post_json):
+    for _ in range(5):
+        assert post_json(AM_URL, am_payload()).status_code == 200
+    incident = Incident.objects.get()
+    assert kinds(incident) == ["opened", "alert_fired"]
+    assert incident.alerts.get().received_count == 5
+    assert WebhookPayload.objects.count() == 5  # every raw body kept
+
+
+def test_resolved_alert_resolves_the_incident(post_json):
+    post_json(AM_URL, am_payload())
+    response = post_json(AM_URL, am_payload(am_alert(status="resolved")))
+    assert response.json()["incidents_resolved"] == 1
+    incident = Incident.objects.get()
+    assert incident.status == Status.RESOLVED and incident.resolved_at
+    assert kinds(incident) == ["opened", "alert_fired", "alert_resolved", "status_change"]
+    # ...and the resolved notice repeated changes nothing more
+    post_json(AM_URL, am_payload(am_alert(status="resolved")))
+    assert len(kinds(incident)) == 4
+
+
+def test_resolved_without_auto_resolve_only_records(post_json):
+    AlertRouting.objects.filter(pk=1).update(auto_resolve=False)
+    post_json(AM_URL, am_payload())
+    post_json(AM_URL, am_payload(am_alert(status="resolved")))
+    incident = Incident.objects.get()
+    assert incident.status == Status.TRIGGERED and kinds(incident)[-1] == "alert_resolved"
+
+
+def test_incident_stays_open_while_another_alert_fires(post_json):
+    AlertRouting.objects.filter(pk=1).update(dedup_labels="alertname")
+    post_json(AM_URL, am_payload(am_alert(fingerprint="a"), am_alert(fingerprint="b")))
+    post_json(AM_URL, am_payload(am_alert(fingerprint="a", status="resolved")))
+    incident = Incident.objects.get()
+    assert incident.alerts.count() == 2 and incident.status == Status.TRIGGERED
+    post_json(AM_URL, am_payload(am_alert(fingerprint="b", status="resolved")))
+    incident.refresh_from_db()
+    assert incident.status == Status.RESOLVED
+
+
+def test_resolved_before_firing_does_not_open_an_incident(post_json):
+    response = post_json(AM_URL, am_payload(am_alert(status="resolved")))
+    assert response.status_code == 200 and response.json()["resolved_before_firing"] == 1
+    late = post_json(AM_URL, am_payload(am_alert(status="firing")))  # the late firing notice
+    assert late.status_code == 200 and late.json()["stale"] == 1
+    assert not Incident.objects.exists()
+    assert Alert.objects.get().status == "resolved"
+
+
+def test_the_same_alert_firing_again_later_opens_a_new_incident(post_json):
+    post_json(AM_URL, am_payload())
+    post_json(AM_URL, am_payload(am_alert(status="resolved")))
+    post_json(AM_URL, am_payload(am_alert(starts_at="2026-11-23T11:00:00Z")))
+    assert Incident.objects.count() == 2 and Incident.objects.open().count() == 1
+
+
+def test_warning_maps_to_a_non_paging_severity_and_service_and_runbook(post_json):
+    from ops_console.monitoring.models import Service
+    from ops_console.runbooks.models import Runbook, RunbookVersion
+
+    service = Service.objects.create(slug="backend", name="Backend API")
+    runbook = Runbook.objects.create(slug="high-error-rate", title="High error rate", alerts=["HighErrorRate"])
+    assert RunbookVersion  # the runbook needs no version to be linked
+    post_json(AM_URL, am_payload(am_alert(labels={"severity": "warning"})))
+    incident = Incident.objects.get()
+    assert incident.severity.code == "P3" and not incident.severity.pages
+    assert list(incident.services.all()) == [service] and incident.runbook == runbook
+
+
+def test_runbook_from_runbook_url_annotation(post_json):
+    from ops_console.runbooks.models import Runbook
+
+    runbook = Runbook.objects.create(slug="service-down", title="Service down", alerts=[])
+    post_json(AM_URL, am_payload(am_alert(name="Other", annotations={
+        "runbook_url": "http://127.0.0.1:8000/runbooks/service-down/"})))
+    assert Incident.objects.get().runbook == runbook
+
+
+@pytest.mark.parametrize("body,message", [
+    (b"{not json", "malformed JSON"),
+    (b"[1, 2]", "JSON object"),
+    (json.dumps({"version": "3", "alerts": []}), "version"),
+    (json.dumps({"version": "4", "alerts": "nope"}), "\"alerts\" must be a list"),
+    (json.dumps(am_payload(am_alert(status="pending"))), "unknown status 'pending'"),
+    (json.dumps(am_payload({**am_alert(), "startsAt": "yesterday"})), "startsAt"),
+    (json.dumps(am_payload({**am_alert(), "labels": {"a": 1}})), "labels"),
+])
+def test_bad_body_is_400_with_the_reason_and_kept(post_json, body, message):
+    response = post_json(AM_URL, body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    stored = WebhookPayload.objects.get()
+    assert stored.outcome == "invalid" and message in stored.error
+    assert stored.body == (body.decode() if isinstance(body, bytes) else body)
+    assert not Incident.objects.exists()
+
+
+def test_one_bad_alert_refuses_the_whole_batch(post_json):
+    response = post_json(AM_URL, am_payload(am_alert(fingerprint="ok"), am_alert(fingerprint="x", status="weird")))
+    assert response.status_code == 400 and "alerts[1].status" in response.json()["error"]
+    assert not Incident.objects.exists() and not Alert.objects.exists()
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_missing_or_wrong_token_is_401_and_nothing_stored(post_json, token):
+    response = post_json(AM_URL, am_payload(), token=token)
+    assert response.status_code == 401
+    assert not WebhookPayload.objects.exists() and not Incident.objects.exists()
+
+
+def test_revoked_token_is_refused(post_json, api_token):
+    from ops_console.incidents.models import ApiToken
+
+    ApiToken.objects.update(revoked_at="2026-01-01T00:00:00Z")
+    assert post_json(AM_URL, am_payload()).status_code == 401
+
+
+def test_get_is_not_allowed(client, api_token):
+    assert client.get(AM_URL, HTTP_AUTHORIZATION=f"Bearer {api_token}").status_code == 405
+
+
+def test_oversized_body_is_413(post_json):
+    big = am_payload(am_alert(annotations={"description": "x" * (1024 * 1024)}))
+    response = post_json(AM_URL, big)
+    assert response.status_code == 413
+    stored = WebhookPayload.objects.get()
+    assert stored.outcome == "too_large" and len(stored.body) <= 64 * 1024
+    assert not Incident.objects.exists()
+
+
+def test_our_failure_is_503_so_alertmanager_retries(post_json, monkeypatch):
+    from ops_console.incidents import actions
+
+    def broken(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(actions, "do_open_incident", broken)
+    response = post_json(AM_URL, am_payload())
+    assert response.status_code == 503
+    assert not Incident.objects.exists() and not Alert.objects.exists()
+    assert WebhookPayload.objects.get().outcome == "error"
+    monkeypatch.undo()
+    assert post_json(AM_URL, am_payload()).status_code == 200  # the retry succeeds
+    assert Incident.objects.count() == 1
+
+
+def test_html_in_annotations_is_shown_as_text(post_json, client_as):
+    post_json(AM_URL, am_payload(am_alert(annotations={
+        "summary": "<script>alert('x')</script>", "description": "<img src=x onerror=alert(1)>"})))
+    incident = Incident.objects.get()
+    page = client_as("auditor").get(incident.get_absolute_url()).content.decode()
+    assert "<script>alert(" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    board = client_as("auditor").get("/incidents/").content.decode()
+    assert "<script>alert(" not in board
+
+
+def test_events_trigger_acknowledge_resolve(post_json):
+    body = {"event_action": "trigger", "dedup_key": "db-disk", "title": "DB disk 95 %", "severity": "P2"}
+    first = post_json(EVENTS_URL, body)
+    assert first.status_code == 200 and first.json()["result"] == "opened"
+    assert post_json(EVENTS_URL, body).json()["result"] == "already open"
+    incident = Incident.objects.get()
+    assert incident.severity.code == "P2" and incident.source == "events"
+    assert post_json(EVENTS_URL, {"event_action": "acknowledge", "dedup_key": "db-disk"}).json()["result"] \
+        == "acknowledged"
+    assert post_json(EVENTS_URL, {"event_action": "resolve", "dedup_key": "db-disk"}).json()["result"] == "resolved"
+    incident.refresh_from_db()
+    assert incident.status == Status.RESOLVED
+    assert incident.timeline.get(kind="acknowledged").data == {"via": "api"}
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"event_action": "explode", "dedup_key": "k"}, "event_action"),
+    ({"event_action": "trigger", "dedup_key": ""}, "dedup_key"),
+    ({"event_action": "trigger", "dedup_key": "k"}, "title"),
+])
+def test_bad_events_are_400(post_json, body, message):
+    response = post_json(EVENTS_URL, body)
+    assert response.status_code == 400 and message in response.json()["error"]

@@ -1,0 +1,191 @@
+"""The board, the incident page, and who may change what (per role)."""
+import pytest
+from django.urls import reverse
+
+from ops_console.audit.models import AuditEntry
+from ops_console.incidents.models import ApiToken, Incident, Status, TimelineEvent
+
+from .conftest import open_incident
+
+ROLES = ["responder", "commander", "auditor", "admin"]
+
+
+def url(name, incident):
+    return reverse(f"incidents:{name}", args=[incident.reference])
+
+
+# (url name, POST data, roles allowed)
+INCIDENT_CHANGES = [
+    ("acknowledge", {}, {"responder", "commander", "admin"}),
+    ("notes", {"text": "looking"}, {"responder", "commander", "admin"}),
+    ("status", {"status": "resolved"}, {"commander", "admin"}),
+    ("severity", {"severity_code": "P0"}, {"commander", "admin"}),
+    ("commander", {"commander": ""}, {"commander", "admin"}),
+    ("details", {"title": "Renamed"}, {"commander", "admin"}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name,data,allowed", INCIDENT_CHANGES, ids=[c[0] for c in INCIDENT_CHANGES])
+def test_incident_changes_per_role(client_as, make_user, role, name, data, allowed):
+    incident = open_incident()
+    if name == "severity":
+        from .conftest import severity
+
+        data = {"severity": severity("P0").pk}
+    if name == "commander":
+        data = {"commander": make_user("commander").pk}
+    client = client_as(role)
+    audit_before, events_before = AuditEntry.objects.count(), TimelineEvent.objects.count()
+    response = client.post(url(name, incident), data)
+    if role in allowed:
+        assert response.status_code == 302
+        assert AuditEntry.objects.count() > audit_before
+    else:
+        assert response.status_code == 403
+        assert AuditEntry.objects.count() == audit_before
+        assert TimelineEvent.objects.count() == events_before
+
+
+@pytest.mark.parametrize("name", [c[0] for c in INCIDENT_CHANGES])
+def test_changes_are_post_only(client_as, name):
+    incident = open_incident()
+    assert client_as("admin").get(url(name, incident)).status_code == 405
+
+
+@pytest.mark.parametrize("role,status", [("responder", 403), ("auditor", 403), ("commander", 302)])
+def test_open_by_hand(client_as, role, status):
+    from .conftest import severity
+
+    response = client_as(role).post(reverse("incidents:new"), {"title": "Checkout broken",
+                                                               "severity": severity("P1").pk})
+    assert response.status_code == status
+    assert Incident.objects.filter(title="Checkout broken").exists() == (status == 302)
+
+
+def test_open_by_hand_with_no_title_shows_the_error(client_as):
+    response = client_as("commander").post(reverse("incidents:new"), {"title": ""})
+    assert response.status_code == 200 and b"This field is required" in response.content
+
+
+def test_refused_transition_shows_a_clear_message(client_as):
+    incident = open_incident()
+    client = client_as("commander")
+    response = client.post(url("status", incident), {"status": "closed"}, follow=True)
+    assert b"cannot become closed" in response.content
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED
+
+
+def test_board_lists_open_incidents_and_filters(client_as):
+    from .conftest import severity
+
+    p0 = open_incident(title="Everything down", code="P0")
+    open_incident(title="Slow", code="P3")
+    done = open_incident(title="Old one")
+    done.status = "closed"
+    done.save(update_fields=["status"])
+    client = client_as("auditor")
+    page = client.get(reverse("incidents:index")).content.decode()
+    assert "Everything down" in page and "Slow" in page and "Old one" not in page
+    assert page.index("Everything down") < page.index("Slow")  # most severe first
+    only_p0 = client.get(reverse("incidents:index"), {"severity": "P0"}).content.decode()
+    assert "Slow" not in only_p0 and p0.reference in only_p0
+    assert "Old one" in client.get(reverse("incidents:index"), {"status": "all"}).content.decode()
+    assert severity("P0")
+
+
+def test_board_partial_for_htmx(client_as):
+    open_incident(title="Live one")
+    response = client_as("responder").get(reverse("incidents:index"), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and 'id="board"' in body and "<html" not in body and "Live one" in body
+
+
+def test_empty_board(client_as):
+    assert b"All quiet" in client_as("responder").get(reverse("incidents:index")).content
+
+
+def test_incident_page_shows_controls_by_role(client_as):
+    incident = open_incident()
+    responder_page = client_as("responder").get(incident.get_absolute_url()).content.decode()
+    assert 'data-testid="acknowledge"' in responder_page and 'data-testid="to-resolved"' not in responder_page
+    auditor_page = client_as("auditor").get(incident.get_absolute_url()).content.decode()
+    assert 'data-testid="acknowledge"' not in auditor_page and "Add note" not in auditor_page
+
+
+def test_unknown_incident_is_404(client_as):
+    assert client_as("auditor").get("/incidents/INC-999999/").status_code == 404
+
+
+def test_live_partial_stops_polling_when_closed(client_as):
+    incident = open_incident()
+    client = client_as("responder")
+    assert client.get(url("live", incident)).status_code == 200
+    Incident.objects.filter(pk=incident.pk).update(status="closed")
+    assert client.get(url("live", incident)).status_code == 286
+
+
+@pytest.mark.parametrize("role,status", [("responder", 403), ("commander", 403), ("auditor", 403), ("admin", 200)])
+def test_token_creation_is_admin_only(client_as, role, status):
+    response = client_as(role).post(reverse("incidents:tokens"), {"name": "am"})
+    assert response.status_code == status
+    assert ApiToken.objects.filter(name="am").exists() == (status == 200)
+
+
+def test_new_token_is_shown_once_and_stored_hashed(client_as):
+    response = client_as("admin").post(reverse("incidents:tokens"), {"name": "am"})
+    raw = response.context["new_raw"]
+    token = ApiToken.objects.get()
+    assert raw.startswith("oc_") and raw not in token.token_hash and token.prefix == raw[:10]
+    assert ApiToken.objects.authenticate(raw) == token
+    assert raw not in client_as("admin").get(reverse("incidents:tokens")).content.decode()
+
+
+@pytest.mark.parametrize("role,status", [("commander", 403), ("auditor", 403), ("admin", 302)])
+def test_token_revocation(client_as, role, status):
+    from ops_console.incidents.intake_config import do_create_token
+
+    token, raw = do_create_token("am", acting_user=None)
+    assert client_as(role).post(reverse("incidents:revoke_token", args=[token.pk])).status_code == status
+    assert (ApiToken.objects.authenticate(raw) is None) == (status == 302)
+
+
+def routing_post(**changes):
+    from ops_console.incidents.models import AlertRouting
+
+    routing = AlertRouting.current()
+    data = {"severity_label": "severity", "default_severity": routing.default_severity_id, "dedup_labels": "",
+            "auto_resolve": "on", "mappings-TOTAL_FORMS": "1", "mappings-INITIAL_FORMS": "0",
+            "mappings-MIN_NUM_FORMS": "0", "mappings-MAX_NUM_FORMS": "1000", "mappings-0-value": "disaster",
+            "mappings-0-severity": routing.default_severity_id - 3}
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("role,status", [("commander", 403), ("auditor", 403), ("admin", 302)])
+def test_routing_is_edited_by_admins_only(client_as, role, status):
+    from ops_console.incidents.models import SeverityMapping
+
+    client = client_as(role)
+    if role == "auditor":
+        assert client.get(reverse("incidents:routing")).status_code == 200  # read-only view
+    response = client.post(reverse("incidents:routing"), routing_post(dedup_labels="alertname,service"))
+    assert response.status_code == status
+    assert SeverityMapping.objects.filter(value="disaster").exists() == (status == 302)
+    if status == 302:
+        assert AuditEntry.objects.get(action="alertrouting.changed").after["dedup_labels"] == "alertname,service"
+
+
+def test_payload_inspection(client_as, post_json):
+    from .conftest import AM_URL
+
+    post_json(AM_URL, b"{broken")
+    client = client_as("auditor")
+    listing = client.get(reverse("incidents:payloads")).content.decode()
+    assert "malformed JSON" in listing
+    from ops_console.incidents.models import WebhookPayload
+
+    detail = client.get(reverse("incidents:payload", args=[WebhookPayload.objects.get().pk]))
+    assert b"{broken" in detail.content
+    assert client_as("responder").get(reverse("incidents:payloads")).status_code == 403

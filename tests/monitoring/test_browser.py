@@ -1,0 +1,38 @@
+"""Charts on the Services page are drawn by uPlot and refresh without a reload."""
+import pytest
+
+from ops_console.monitoring import views
+
+from .conftest import UP_ABOVE, UP_PANEL, make_service
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_chart_on_the_services_page_updates_without_a_reload(page_as, live_server, live_prometheus, monkeypatch):
+    monkeypatch.setattr(views, "CHART_REFRESH_SECONDS", 1)
+    monkeypatch.setattr(views, "LIVE_WINDOW_SECONDS", 120)   # 5 s steps: a new point every 5 s
+    make_service(slos=[UP_ABOVE], panels=[UP_PANEL])
+    page = page_as("responder")
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server.url}/services/")
+    chart = page.locator("figure[data-chart-url]").first
+    chart.locator("canvas").wait_for()                      # uPlot drew it
+    page.wait_for_function("document.querySelector('figure[data-chart-url]').dataset.state === 'ok'")
+    first_x = float(chart.get_attribute("data-last-x"))
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_function(
+        f"Number(document.querySelector('figure[data-chart-url]').dataset.lastX) > {first_x}", timeout=20_000)
+    assert page.evaluate("window.__sameDocument") is True    # updated in place, not reloaded
+    assert int(chart.get_attribute("data-loads")) >= 2
+    assert page.locator("[data-testid=slo-tile][data-state=ok]").count() == 1
+    assert errors == []
+
+
+def test_charts_say_prometheus_is_unreachable(page_as, live_server, dead_prometheus):
+    make_service(panels=[UP_PANEL])
+    page = page_as("auditor")
+    page.goto(f"{live_server.url}/services/")
+    assert "Prometheus is unreachable" in page.get_by_test_id("prometheus-unreachable").inner_text()
+    page.wait_for_function("document.querySelector('figure[data-chart-url]').dataset.state === 'error'")
+    assert "Prometheus is unreachable" in page.locator("figure .chart-status").inner_text()

@@ -1,0 +1,182 @@
+"""The Services pages with a real Prometheus, with Prometheus down, and per role."""
+import time
+
+import pytest
+from django.urls import reverse
+
+from devstack import services
+from ops_console.monitoring import views
+
+from .conftest import UP_ABOVE, UP_BELOW, UP_PANEL, make_service
+
+pytestmark = pytest.mark.integration
+
+
+def test_services_page_shows_live_tiles_targets_and_charts(client_as, live_prometheus):
+    service = make_service(slos=[UP_ABOVE, UP_BELOW], panels=[UP_PANEL])
+    response = client_as("responder").get(reverse("monitoring:index"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert service.name in html
+    assert 'data-state="ok"' in html and "100.00 %" in html       # up * 100 > 99 %
+    assert 'data-state="breach"' in html                           # up < 0.5 is broken on purpose
+    assert "1 of 1 up" in html
+    assert reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk]) in html
+    assert "Prometheus is unreachable" not in html
+
+
+def test_service_page_lists_its_slos_and_panels(client_as, live_prometheus):
+    service = make_service(slos=[UP_ABOVE], panels=[UP_PANEL, ("Scrape time", "scrape_duration_seconds", "seconds")],
+                           description="Owned by **platform**", links=[{"title": "Repo", "url": "https://example.test/r"}])
+    response = client_as("auditor").get(service.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<strong>platform</strong>" in html and "https://example.test/r" in html
+    assert html.count('data-testid="chart"') == 2
+    assert "No runbook names this service yet" in html
+
+
+def test_panel_data_is_aligned_for_the_chart(client_as, live_prometheus):
+    service = make_service(panels=[UP_PANEL])
+    panel = service.panels.get()
+    client, url = client_as("responder"), reverse("monitoring:panel_data", args=[service.slug, panel.pk])
+    # The session's Prometheus may have started seconds ago: wait for its first point on the 15 s grid.
+    services.wait_for(lambda: client.get(url).json()["series"], 30, "a point on the chart's grid")
+    response = client.get(url)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["error"] == "" and body["unit"] == "count"
+    assert len(body["x"]) >= 200 and body["x"] == sorted(body["x"])
+    (line,) = body["series"]
+    assert line["label"] == live_prometheus.url.removeprefix("http://")
+    assert len(line["values"]) == len(body["x"])
+    assert [v for v in line["values"] if v is not None][-1] == 1.0
+    assert None in line["values"]     # the hour before this Prometheus started is a gap, not a zero
+
+
+def test_panel_data_for_an_explicit_window_with_a_marker(client_as, live_prometheus):
+    service = make_service(panels=[UP_PANEL])
+    now = int(time.time())
+    url = reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk])
+    body = client_as("responder").get(url, {"start": now - 600, "end": now, "marker": now - 300}).json()
+    assert body["marker"] == now - 300 and body["step"] == 5
+    assert now - 605 <= body["x"][0] <= now - 595 and now - 5 <= body["x"][-1] <= now
+
+
+@pytest.mark.parametrize("params, message", [({"start": "yesterday"}, "start must be"),
+                                             ({"start": "2026-01-02T00:00:00", "end": "2026-01-01T00:00:00"},
+                                              "start must be before end"),
+                                             ({"start": "0", "end": "9999999"}, "longer than 31 days")])
+def test_bad_chart_windows_get_a_clear_400(client_as, live_prometheus, params, message):
+    service = make_service(panels=[UP_PANEL])
+    url = reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk])
+    response = client_as("responder").get(url, params)
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_a_broken_panel_query_says_why(client_as, live_prometheus):
+    service = make_service(panels=[("Broken", "rate(up[5m]", "count")])
+    url = reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk])
+    response = client_as("responder").get(url)
+    assert response.status_code == 502 and "parse error" in response.json()["error"]
+
+
+def test_with_prometheus_down_every_page_answers_fast_and_says_so(client_as, dead_prometheus):
+    service = make_service(slos=[UP_ABOVE, UP_BELOW], panels=[UP_PANEL])
+    client = client_as("responder")
+    for url in (reverse("monitoring:index"), service.get_absolute_url(),
+                reverse("monitoring:status", args=[service.slug]), reverse("monitoring:alerts")):
+        started = time.monotonic()
+        response = client.get(url)
+        assert time.monotonic() - started < 1, url
+        assert response.status_code == 200 and b"Prometheus is unreachable" in response.content, url
+    response = client.get(reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk]))
+    assert response.status_code == 503 and "Prometheus is unreachable" in response.json()["error"]
+
+
+def test_a_slow_prometheus_costs_one_timeout_per_page(client_as, settings):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings.PROMETHEUS_TIMEOUT = 0.5
+    make_service(slos=[UP_ABOVE, UP_BELOW])
+    make_service(slug="other", slos=[UP_ABOVE])
+    try:
+        started = time.monotonic()
+        response = client_as("responder").get(reverse("monitoring:index"))
+        assert time.monotonic() - started < 1
+        assert b"timed out" in response.content
+    finally:
+        listener.close()
+
+
+def test_firing_alerts_link_their_runbook(client_as, settings, tmp_path):
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "groups:\n- name: t\n  rules:\n  - alert: AlwaysFiring\n    expr: vector(1)\n"
+        "    labels: {severity: critical, job: prometheus}\n"
+        f"    annotations: {{summary: It fires, runbook_url: '{settings.BASE_URL}/runbooks/service-down/'}}\n")
+    port = services.free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                      f"rule_files: ['{rules}']\n")
+    server = services.Prometheus(port, config, tmp_path / "data").start()
+    try:
+        settings.PROMETHEUS_URL = server.url
+        make_service(slos=[UP_ABOVE])
+        client = client_as("commander")
+        services.wait_for(lambda: b"AlwaysFiring" in client.get(reverse("monitoring:alerts")).content, 15,
+                          "the alert")
+        html = client.get(reverse("monitoring:index")).content.decode()
+        assert "It fires" in html and 'href="/runbooks/service-down/"' in html
+        assert "1 alert" in html   # on the service whose selector (job="prometheus") it carries
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("role", ["responder", "commander", "auditor", "admin"])
+def test_every_role_may_look(client_as, dead_prometheus, role):
+    service = make_service(panels=[UP_PANEL])
+    client = client_as(role)
+    assert client.get(reverse("monitoring:index")).status_code == 200
+    assert client.get(service.get_absolute_url()).status_code == 200
+
+
+def test_a_user_without_a_role_gets_403(client_as, dead_prometheus):
+    service = make_service(panels=[UP_PANEL])
+    client = client_as(None)
+    assert client.get(reverse("monitoring:index")).status_code == 403
+    assert client.get(reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk])).status_code == 403
+
+
+def test_signed_out_visitors_go_to_login(client, db):
+    response = client.get(reverse("monitoring:index"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_unknown_service_and_panel_are_404(client_as, dead_prometheus):
+    service = make_service()
+    client = client_as("responder")
+    assert client.get("/services/nope/").status_code == 404
+    assert client.get(reverse("monitoring:panel_data", args=[service.slug, 999])).status_code == 404
+
+
+def test_nothing_here_changes_state(client_as, dead_prometheus):
+    service = make_service(panels=[UP_PANEL])
+    client = client_as("admin")
+    for url in (reverse("monitoring:index"), service.get_absolute_url()):
+        assert client.post(url).status_code == 405
+
+
+def test_empty_state(client_as, dead_prometheus):
+    assert b"No services yet" in client_as("auditor").get(reverse("monitoring:index")).content
+
+
+def test_chart_refresh_is_wired(client_as, dead_prometheus):
+    make_service(panels=[UP_PANEL])
+    html = client_as("responder").get(reverse("monitoring:index")).content.decode()
+    assert f'data-refresh="{views.CHART_REFRESH_SECONDS}"' in html
+    assert "js/charts.js" in html and "<script>" not in html

@@ -1,0 +1,72 @@
+"""manage.py lint_runbooks: every problem as path:line: severity: message, a
+summary, exit status 1 on errors (and on warnings with --strict)."""
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lint(*args):
+    out = StringIO()
+    try:
+        call_command("lint_runbooks", *map(str, args), stdout=out)
+    except CommandError as exc:
+        return out.getvalue().splitlines(), str(exc)
+    return out.getvalue().splitlines(), None
+
+
+def test_errors_are_listed_with_file_and_line_and_fail():
+    lines, failure = lint(DATA / "broken.md")
+    assert f"{DATA / 'broken.md'}:3: error: unknown front matter key 'flavour' (known: title, kind, services, " \
+           "alerts, severity, owner, tags, parameters)" in lines
+    assert f"{DATA / 'broken.md'}:35: error: code block opened with ``` is never closed" in lines
+    assert failure == "1 runbook(s) checked: 11 error(s), 4 warning(s)"
+
+
+def test_a_directory_is_searched_and_its_readme_skipped():
+    lines, failure = lint(DATA / "library")
+    assert failure is None
+    assert lines[-1] == "1 runbook(s) checked: 0 error(s), 2 warning(s)"
+    assert all("README" not in line for line in lines)
+
+
+def test_warnings_fail_only_with_strict():
+    assert lint(DATA / "warnings.md")[1] is None
+    lines, failure = lint(DATA / "warnings.md", "--strict")
+    assert failure == "1 runbook(s) checked: 0 error(s), 2 warning(s)"
+    assert lines == [f"{DATA / 'warnings.md'}:5: warning: cannot read the time budget in 'Look (5 min per host)' "
+                     "(write e.g. (0-5 min), (< 1 min), (2h))",
+                     f"{DATA / 'warnings.md'}:7: warning: ```python is not a step kind: the block is shown as an "
+                     "example, not run"]
+
+
+def test_import_mode_reads_plain_markdown():
+    assert lint(DATA / "plain.md")[1] is not None          # Hugo keys are unknown to the strict format
+    assert lint("--import", DATA / "plain.md") == (["1 runbook(s) checked: 0 error(s), 0 warning(s)"], None)
+
+
+def test_missing_path():
+    with pytest.raises(CommandError, match="nowhere.md: no such file or directory"):
+        call_command("lint_runbooks", str(DATA / "nowhere.md"))
+
+
+def test_the_project_library_passes():
+    lines, failure = lint()
+    assert failure is None, "\n".join(lines)
+    assert lines[-1].endswith("0 error(s), 0 warning(s)")
+
+
+def test_exit_status_for_ci():
+    env = {**os.environ, "DEBUG": "1"}
+    command = [sys.executable, "manage.py", "lint_runbooks"]
+    bad = subprocess.run(command + [str(DATA / "broken.md")], cwd=REPO, env=env, capture_output=True, text=True)
+    good = subprocess.run(command + [str(DATA / "full.md")], cwd=REPO, env=env, capture_output=True, text=True)
+    assert (bad.returncode, good.returncode) == (1, 0)
+    assert "11 error(s)" in bad.stderr and "broken.md:19: error:" in bad.stdout

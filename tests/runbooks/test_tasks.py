@@ -1,0 +1,127 @@
+"""The engine with real Celery workers and Redis: end to end, a worker killed
+mid-step, a broker restarted mid-run."""
+import contextlib
+import time
+from datetime import timedelta
+
+import pytest
+
+from ops_console.runbooks import engine
+from ops_console.runbooks.models import Run, StepRun
+
+from .builders import shell, start, statuses, step
+
+pytestmark = pytest.mark.integration
+
+
+def wait_until(check, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def step_status(run, index):
+    return StepRun.objects.get(run=run, index=index).status
+
+
+def run_status(run):
+    return Run.objects.get(pk=run.pk).status
+
+
+def test_a_mixed_runbook_runs_end_to_end(worker_control, prometheus, make_user):
+    worker_control.start(extra_env={"PROMETHEUS_URL": prometheus.url})
+    responder, commander = make_user("responder"), make_user("commander")
+    run = start(
+        shell("echo diagnosing {{ service }}", params=["service"]),
+        step("promql", 'up{job="prometheus"}', expect="== 1"),
+        step("wait", "", hold_for=0.2),
+        step("manual", "Tell the channel"),
+        step("approval", "Restart?"),
+        shell("echo restarting", auto=False),
+        actor=responder, values={"service": "api; rm -rf /"},
+    )
+    wait_until(lambda: step_status(run, 3) == "waiting", what="the manual step")
+    assert statuses(run)[:3] == ["succeeded"] * 3
+    first = run.steps.get(index=0)
+    assert first.output == "diagnosing api; rm -rf /\n" and first.hostname and first.command.endswith("'api; rm -rf /'")
+    assert run.steps.get(index=1).value[0]["value"] == 1.0
+    engine.do_confirm(run.steps.get(index=3).pk, actor=responder)
+    with pytest.raises(engine.ActionRefused):
+        engine.do_approve(run.steps.get(index=4).pk, actor=responder)
+    engine.do_approve(run.steps.get(index=4).pk, actor=commander)
+    assert step_status(run, 5) == "waiting"
+    engine.do_run_step(run.steps.get(index=5).pk, actor=responder)
+    wait_until(lambda: run_status(run) == "succeeded", what="the run to finish")
+    assert run.steps.get(index=5).output == "restarting\n"
+
+
+def test_a_worker_killed_mid_step_leaves_it_failed_as_worker_lost_and_never_reruns_it(worker_control, responder,
+                                                                                     tmp_path):
+    marker = tmp_path / "side-effect"
+    worker = worker_control.start(name="doomed")
+    run = start(shell(f"echo ran >> {marker}; sleep 15"), shell("echo after"), actor=responder)
+    wait_until(lambda: marker.exists() and step_status(run, 0) == "running", what="the step to start")
+    worker.kill()
+    time.sleep(1.5)
+    assert engine.reconcile(lost_after=timedelta(seconds=1))["lost"] == 1
+    lost = run.steps.get(index=0)
+    assert lost.status == "failed" and lost.error.startswith("worker lost")
+    assert run_status(run) == "failed"
+    # A re-delivered message on a fresh worker finds the step decided and does nothing.
+    fresh = worker_control.start(name="fresh")
+    engine.dispatch(lost.pk)
+    wait_until(lambda: "run_step" in fresh.log_path.read_text() and "succeeded" in fresh.log_path.read_text(),
+               what="the fresh worker to take the message")
+    assert marker.read_text() == "ran\n"
+    assert step_status(run, 0) == "failed"
+
+
+@contextlib.contextmanager
+def celery_broker(url):
+    """Point this process's Celery at another broker (and drop pooled connections)."""
+    from ops_console.celery import app
+
+    def use(broker):
+        app.conf.broker_url = broker
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    old = app.conf.broker_url
+    use(url)
+    try:
+        yield
+    finally:
+        use(old)
+
+
+def test_a_redis_restart_mid_run_delays_but_does_not_lose_the_run(worker_control, private_redis, responder):
+    with celery_broker(private_redis.url):
+        w = worker_control.start(redis_url=private_redis.url)
+        import atexit, shutil; atexit.register(lambda: shutil.copy(w.log_path, "/tmp/redis-worker.log"))
+        run = start(shell("sleep 2; echo one"), shell("echo two"), actor=responder)
+        wait_until(lambda: step_status(run, 0) == "running", what="step 1 to start")
+        private_redis.stop()
+        # Step 1 finishes while the broker is down; the message for step 2 cannot be sent.
+        wait_until(lambda: step_status(run, 0) == "succeeded", what="step 1 to finish")
+        assert step_status(run, 1) == "queued"
+        private_redis.start()
+
+        def reconciled():
+            engine.reconcile(requeue_after=timedelta(seconds=1))
+            return run_status(run) == "succeeded"
+
+        wait_until(reconciled, timeout=40, what="the run to finish after the restart")
+    assert run.steps.get(index=1).output == "two\n"
+
+
+def test_cancel_terminates_a_running_command(celery_worker, make_user, responder):
+    run = start(shell("echo started; sleep 60"), actor=responder)
+    wait_until(lambda: "started" in run.steps.get(index=0).output, what="output")
+    engine.do_cancel(run.pk, actor=make_user("commander"))
+    wait_until(lambda: run.steps.get(index=0).finished_at and "cancelled" in run.steps.get(index=0).error,
+               timeout=10, what="the worker to stop the command")
+    assert step_status(run, 0) == "cancelled" and run_status(run) == "cancelled"
