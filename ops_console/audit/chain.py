@@ -12,6 +12,7 @@ class Verdict:
     last_id: int | None = None
     bad_id: int | None = None
     problem: str = ""
+    last_hash: str = GENESIS
 
     @property
     def ok(self):
@@ -34,7 +35,7 @@ def verify(chunk_size=5000):
             verdict.bad_id = entry_id
             verdict.problem = f"entry {entry_id} was changed after it was written (its hash does not match)"
             return verdict
-        expected_prev = stored_hash
+        expected_prev = verdict.last_hash = stored_hash
         verdict.checked += 1
         verdict.last_id = entry_id
     head = ChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()

@@ -16,14 +16,18 @@ def active_windows(services, at=None):
                 .select_related("service").order_by("ends_at"))
 
 
-def holding_window(incident, at):
+def holding_window(incident, at, windows=None):
     """The window that holds the incident's pages back at `at` (the one whose
-    end releases them first), or None."""
+    end releases them first), or None. `windows`: the active windows, when
+    the caller loaded them for many incidents at once."""
     services = list(incident.services.all())
     if not services:
         return None
+    if windows is None:
+        windows = active_windows(services, at)
+    wanted = {s.pk for s in services}
     latest = {}
-    for window in active_windows(services, at):
+    for window in (w for w in windows if w.service_id in wanted):
         if window.service_id not in latest or window.effective_end > latest[window.service_id].effective_end:
             latest[window.service_id] = window
     if len(latest) < len(services):

@@ -30,26 +30,35 @@ def backoff(attempts):
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-def targets(page):
-    """[(channel, address)]: the person's enabled contact methods (their
-    e-mail when they have none) and every team-wide method."""
-    methods = ContactMethod.objects.filter(enabled=True).filter(Q(user=page.user) | Q(user__isnull=True))
-    personal = [(m.channel, m.address) for m in methods if m.user_id]
-    if not personal and page.user.email:
-        personal = [("email", page.user.email)]
-    return personal + [(m.channel, m.address) for m in methods if not m.user_id]
+def targets(pages):
+    """{page: [(channel, address)]}: the person's enabled contact methods (their
+    e-mail when they have none) and every team-wide method, in one query."""
+    methods = list(ContactMethod.objects.filter(enabled=True).filter(
+        Q(user_id__in={page.user_id for page in pages}) | Q(user__isnull=True)))
+    team = [(m.channel, m.address) for m in methods if not m.user_id]
+    result = {}
+    for page in pages:
+        personal = [(m.channel, m.address) for m in methods if m.user_id == page.user_id]
+        if not personal and page.user.email:
+            personal = [("email", page.user.email)]
+        result[page] = personal + team
+    return result
 
 
-def plan_deliveries(page, now):
-    """Record the deliveries of a new page and send each as its own task once committed."""
+def plan_deliveries(pages, now):
+    """Record the deliveries of new pages and send each as its own task once committed."""
+    if not pages:
+        return []
     deliveries = Delivery.objects.bulk_create(
-        Delivery(page=page, channel=kind, address=address, created_at=now) for kind, address in targets(page))
+        Delivery(page=page, channel=kind, address=address, created_at=now)
+        for page, addresses in targets(pages).items() for kind, address in addresses)
 
     def enqueue():
-        from .tasks import deliver
+        # One message per batch: a worker fans it out into one task per
+        # delivery, so the engine spends no time on the broker per page.
+        from .tasks import send_deliveries
 
-        for delivery in deliveries:
-            deliver.delay(delivery.pk)
+        send_deliveries.delay([delivery.pk for delivery in deliveries])
 
     transaction.on_commit(enqueue)
     return deliveries

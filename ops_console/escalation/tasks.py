@@ -27,6 +27,13 @@ def retry_deliveries():
     return len(ids)
 
 
+@shared_task(ignore_result=True)
+def send_deliveries(delivery_ids):
+    """One task per delivery: a slow chat webhook never delays an e-mail."""
+    for delivery_id in delivery_ids:
+        deliver.delay(delivery_id)
+
+
 # Short: a delivery waits at most the channel's timeout; acks_late re-delivery is safe (deliver claims its row).
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=40)
 def deliver(delivery_id):

@@ -258,7 +258,8 @@ def _fire_all(router, alerts, payload, now, summary):
     keys = [router.dedup_key(alert) for alert in alerts]
     incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))}
     opened = set()
-    for alert, key in zip(alerts, keys):
+    # Open in key order: two deliveries opening the same keys lock them in the same order.
+    for key, alert in sorted(zip(keys, alerts), key=lambda pair: pair[0]):
         if key not in incidents:
             incidents[key], was_opened = _open_incident_for(router, key, alert=alert)
             if was_opened:

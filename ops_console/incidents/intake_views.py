@@ -15,8 +15,11 @@ from .models import AlertRouting, ApiToken, WebhookPayload
 PAYLOAD_PAGE_SIZE = 50
 
 
-@require("incidents.manage_apitoken")
+@require("incidents.view_apitoken")
 def tokens(request):
+    """Auditors see the list; only admins (incidents.manage_apitoken) make tokens."""
+    if request.method == "POST":
+        check(request.user, "incidents.manage_apitoken")
     form = TokenForm(request.POST or None)
     new_raw = None
     if request.method == "POST" and form.is_valid():

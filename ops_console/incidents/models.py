@@ -89,7 +89,7 @@ class Incident(models.Model):
     runbook = models.ForeignKey("runbooks.Runbook", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="incidents")
     source = models.CharField(max_length=32, default="manual", help_text="manual, alertmanager, events")
-    dedup_key = models.CharField(max_length=300, blank=True, default="",
+    dedup_key = models.CharField(max_length=300, blank=True, default="", db_index=True,
                                  help_text="Alerts and events with this key join this incident while it is open")
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")

@@ -45,9 +45,11 @@ def index(request):
     page = Paginator(board_queryset(request.GET), BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     status = hooks.board_status(rows)
+    services = list(Service.objects.all())
     context = {
         "page": page, "rows": [(i, status.get(i.pk, {})) for i in rows],
-        "severities": Severity.objects.all(), "services": Service.objects.all(),
+        "maintenance": hooks.active_windows(services),
+        "severities": Severity.objects.all(), "services": services,
         "status_filters": ["open", "all", *Status.values], "filters": request.GET,
         "query": request.GET.urlencode(),
     }
@@ -140,11 +142,16 @@ def _apply(request, incident, change):
     return redirect(reverse("incidents:detail", args=[incident.reference]))
 
 
-def _invalid(request, incident, form):
-    errors = "; ".join(f"{name}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)
-                       for name, errs in form.errors.items())
-    messages.error(request, errors)
-    return redirect(reverse("incidents:detail", args=[incident.reference]))
+def _change(request, reference, form_class, perform):
+    """Validate the posted form, then perform(incident, cleaned_data)."""
+    incident = get_incident(reference)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(
+            " ".join(errors) if name == "__all__" else f"{name}: {' '.join(errors)}"
+            for name, errors in form.errors.items()))
+        return redirect(reverse("incidents:detail", args=[incident.reference]))
+    return _apply(request, incident, lambda: perform(incident, form.cleaned_data))
 
 
 @require_POST
@@ -157,45 +164,28 @@ def acknowledge(request, reference):
 @require_POST
 @require("incidents.manage_incident")
 def change_status(request, reference):
-    incident = get_incident(reference)
-    form = StatusForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, incident, form)
-    return _apply(request, incident, lambda: actions.do_change_status(
-        incident, form.cleaned_data["status"], acting_user=request.user))
+    return _change(request, reference, StatusForm, lambda incident, data: actions.do_change_status(
+        incident, data["status"], acting_user=request.user))
 
 
 @require_POST
 @require("incidents.manage_incident")
 def change_severity(request, reference):
-    incident = get_incident(reference)
-    form = SeverityForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, incident, form)
-    return _apply(request, incident, lambda: actions.do_change_severity(
-        incident, form.cleaned_data["severity"], acting_user=request.user, reason=form.cleaned_data["reason"]))
+    return _change(request, reference, SeverityForm, lambda incident, data: actions.do_change_severity(
+        incident, data["severity"], acting_user=request.user, reason=data["reason"]))
 
 
 @require_POST
 @require("incidents.manage_incident")
 def set_commander(request, reference):
-    incident = get_incident(reference)
-    form = CommanderForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, incident, form)
-    return _apply(request, incident, lambda: actions.do_set_commander(
-        incident, form.cleaned_data["commander"], acting_user=request.user))
+    return _change(request, reference, CommanderForm, lambda incident, data: actions.do_set_commander(
+        incident, data["commander"], acting_user=request.user))
 
 
 @require_POST
 @require("incidents.manage_incident")
 def update_details(request, reference):
-    incident = get_incident(reference)
-    form = DetailsForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, incident, form)
-    data = form.cleaned_data
-    return _apply(request, incident, lambda: actions.do_update_details(
+    return _change(request, reference, DetailsForm, lambda incident, data: actions.do_update_details(
         incident, acting_user=request.user, title=data["title"], summary=data["summary"], impact=data["impact"],
         services=list(data["services"])))
 
@@ -203,9 +193,5 @@ def update_details(request, reference):
 @require_POST
 @require("incidents.add_note")
 def add_note(request, reference):
-    incident = get_incident(reference)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, incident, form)
-    return _apply(request, incident, lambda: actions.do_add_note(
-        incident, form.cleaned_data["text"], acting_user=request.user))
+    return _change(request, reference, NoteForm, lambda incident, data: actions.do_add_note(
+        incident, data["text"], acting_user=request.user))

@@ -80,16 +80,17 @@ def board_for(service, *, all_targets=None, all_alerts=None):
 
 
 def boards(services):
-    """Boards for many services; after the first unreachable answer the rest
-    are not asked (the breaker in prometheus.py makes that instant anyway)."""
+    """Boards for many services and the alerts firing now, with one targets and
+    one alerts query for the whole page -> (boards, alerts, unavailable reason).
+    After an unreachable answer nothing more is asked (see the breaker)."""
     try:
         all_targets, all_alerts = prometheus.targets(), firing_alerts()
     except prometheus.PrometheusUnavailable as exc:
         return [Board(s, tiles=[Tile(slo, state="error", error="unreachable") for slo in s.slos.all()],
-                      unavailable=str(exc)) for s in services], str(exc)
+                      unavailable=str(exc)) for s in services], [], str(exc)
     result = [board_for(s, all_targets=all_targets, all_alerts=all_alerts) for s in services]
     down = next((b.unavailable for b in result if b.unavailable), "")
-    return result, down
+    return result, all_alerts, down
 
 
 # --- alerts ---------------------------------------------------------------------

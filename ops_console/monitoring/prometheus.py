@@ -98,16 +98,20 @@ def _rejection(exc):
     return PrometheusError(f"Prometheus rejected the query: {reason}")
 
 
-def _call(url, fn, *args, **kwargs):
+def _call(url, use):
+    """use(client) with one short-lived client, its errors made ours."""
     _check_breaker(url)
+    client = connect(url)
     try:
-        return fn(*args, **kwargs)
+        return use(client)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _unreachable(url, exc) from exc
     except PrometheusApiClientException as exc:
         raise _rejection(exc) from exc
     except ValueError as exc:  # a 200 that is not Prometheus's JSON (wrong URL, a proxy page)
         raise PrometheusError(f"{url} did not answer like Prometheus: {exc}") from exc
+    finally:
+        client.close()
 
 
 # --- the shared cache -----------------------------------------------------------
@@ -151,7 +155,7 @@ def query(expr, at=None, url=None):
     slot = int(time.time() // CACHE_SECONDS) if at is None else params["time"]
 
     def fetch():
-        result = _call(url, connect(url).custom_query, query=expr, params=params)
+        result = _call(url, lambda client: client.custom_query(query=expr, params=params))
         if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
             return [Sample({}, float(result[1]))]  # scalar / string result
         return [Sample(item.get("metric", {}), float(item["value"][1])) for item in result]
@@ -171,8 +175,8 @@ def query_range(expr, start, end, step, url=None):
         raise PrometheusError("too many points: use a larger step")
 
     def fetch():
-        result = _call(url, connect(url).custom_query_range, query=expr, start_time=start, end_time=end,
-                       step=f"{step:g}")
+        result = _call(url, lambda client: client.custom_query_range(
+            query=expr, start_time=start, end_time=end, step=f"{step:g}"))
         return [Series(item.get("metric", {}), [(float(ts), _number(v)) for ts, v in item.get("values", [])])
                 for item in result]
 
@@ -197,7 +201,7 @@ def targets(url=None):
     url = url or settings.PROMETHEUS_URL
 
     def fetch():
-        data = _call(url, connect(url).get_targets, state="active")
+        data = _call(url, lambda client: client.get_targets(state="active"))
         return [{"job": t.get("labels", {}).get("job", t.get("scrapePool", "")),
                  "instance": t.get("labels", {}).get("instance", t.get("scrapeUrl", "")),
                  "health": t.get("health", "unknown"), "last_error": t.get("lastError", ""),
@@ -211,8 +215,7 @@ def api_get(path, url=None):
     """GET an API path the client has no call for (alerts, rules)."""
     url = url or settings.PROMETHEUS_URL
 
-    def fetch():
-        client = connect(url)
+    def fetch(client):
         response = client._session.get(f"{client.url}{path}", timeout=settings.PROMETHEUS_TIMEOUT,
                                        headers=client.headers)
         if response.status_code != 200:

@@ -32,8 +32,7 @@ def refresh_context():
 @require(VIEW)
 def index(request):
     services = list(Service.objects.prefetch_related("slos", "panels"))
-    boards, unavailable = board.boards(services)
-    firing = [] if unavailable else board.firing_alerts()
+    boards, firing, unavailable = board.boards(services)
     return render(request, "monitoring/index.html", {
         "boards": boards, "unavailable": unavailable, "alerts": firing, **refresh_context()})
 

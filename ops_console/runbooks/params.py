@@ -197,4 +197,4 @@ def render(step, values):
     """The body of a step with the run's values in it, by the step's kind."""
     if step.kind == "shell":
         return render_shell(step.body, values)
-    return render_text(step.body, values, kind=step.kind)
+    return render_text(step.body, values, kind="promql" if step.kind == "wait" else step.kind)  # wait: a query

@@ -312,6 +312,9 @@ class _Parser:
             if step.kind == "shell":
                 self.check_shell_quoting(step, declared)
         for param in self.doc.parameters:
+            if param.shell and isinstance(param.default, str) and ("\n" in param.default or "\r" in param.default):
+                self.problem(param.line, f"parameter {param.name!r}: the default must be a single line (it is used "
+                                         "in a shell step)")
             if param.shell and param.type == "string" and not param.pattern and not self.lenient:
                 self.problem(param.line, f"parameter {param.name!r} is used in a shell step but has no pattern: "
                                 "add one so only expected values reach the command", "warning")

@@ -2,6 +2,7 @@
 gives the quoting context of every character, so the parser can refuse a
 placeholder where shell-quoting its value would not keep it one inert word
 (inside quotes, here-documents, arithmetic, or after eval / sh -c)."""
+import bisect
 import re
 
 from .params import PLACEHOLDER_RE
@@ -16,6 +17,7 @@ SAFE_CONTEXTS = {"N", "C", "#"}
 WORD_START = " \t\n;|&(){"
 HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z0-9_]+)\2")
 REPARSING_RE = re.compile(r"(\beval|\b(?:ba|da|z|k)?sh[ \t]+-c)[ \t]+$")
+REPARSING_LOOKBEHIND = 40    # characters before a placeholder searched for eval / sh -c
 
 
 def shell_contexts(body):
@@ -160,17 +162,20 @@ def unsafe_placeholders(body):
     """[(name, line offset in body, reason)] for every placeholder of a shell
     body that shell-quoting would not protect."""
     ctx = shell_contexts(body)
+    newlines = [i for i, c in enumerate(body) if c == "\n"]
     found = []
     for match in PLACEHOLDER_RE.finditer(body):
-        where = ctx[match.start()]
-        line_start = body.rfind("\n", 0, match.start()) + 1
+        start = match.start()
+        line = bisect.bisect_left(newlines, start)
+        line_start = newlines[line - 1] + 1 if line else 0
+        where = ctx[start]
         if where not in SAFE_CONTEXTS:
             reason = CONTEXT_NAMES.get(where, "inside a quoted context")
-        elif match.start() and body[match.start() - 1] == "$":
+        elif start and body[start - 1] == "$":
             reason = "right after a $ (the shell would expand it)"
-        elif REPARSING_RE.search(body[line_start:match.start()]):
+        elif REPARSING_RE.search(body, max(line_start, start - REPARSING_LOOKBEHIND), start):
             reason = "passed to a command that runs its argument as shell code (eval, sh -c)"
         else:
             continue
-        found.append((match.group(1), body.count("\n", 0, match.start()), reason))
+        found.append((match.group(1), line, reason))
     return found

@@ -4,7 +4,11 @@ from celery import shared_task
 from . import engine
 
 
-@shared_task(name="ops_console.runbooks.tasks.run_step")
+# Acknowledged on receipt, unlike the project default (acks_late): the step row is the
+# durable record, a lost message is re-dispatched by the reconciler, and a message
+# re-delivered after a crash must not run a half-done step again anyway. It also spares
+# the worker kombu's crash when Redis vanishes under an unacknowledged message.
+@shared_task(name="ops_console.runbooks.tasks.run_step", acks_late=False, reject_on_worker_lost=False)
 def run_step(step_run_id):
     """Run one step if it is still queued (a duplicate message finds it claimed and returns)."""
     return engine.execute_step(step_run_id)

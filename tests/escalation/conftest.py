@@ -1,6 +1,10 @@
 """Builders for escalation tests: severities, incidents opened through the
 incidents app's action, and rotations with one person per role."""
+import json
+import threading
+import time as clock
 from datetime import date, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -64,3 +68,43 @@ def pages_of(incident):
 
     return [(p.level, p.user.username if p.user else None)
             for p in Page.objects.filter(incident=incident).order_by("created_at", "pk").select_related("user")]
+
+
+class Recorder:
+    """A webhook receiver on 127.0.0.1: answers with the next of `statuses` (200 when none are left)."""
+
+    def __init__(self, statuses=(), delay=0):
+        self.requests, self.statuses, self.delay = [], list(statuses), delay
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                clock.sleep(recorder.delay)
+                self.send_response(recorder.statuses.pop(0) if recorder.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(*statuses, delay=0):
+        made.append(Recorder(statuses, delay))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -183,3 +183,35 @@ def test_board_status_in_a_fixed_number_of_queries(on_call, django_assert_num_qu
     assert first["paged"] == ["oncall_sre", "incident_commander"] and first["level"] == 2
     assert first["next_role"] == "VP of Engineering"
     assert first["next_at"] == incidents[0].escalation.started_at + 60 * MIN
+
+
+def test_a_broken_level_does_not_hold_back_the_others(on_call, monkeypatch, caplog):
+    broken, fine = open_incident("P1", title="broken"), open_incident("P1", title="fine")
+    real = engine.page_events
+
+    def page_events(row, page, incident, at, by):
+        if incident.pk == broken.pk:
+            raise RuntimeError("boom")
+        return real(row, page, incident, at, by)
+
+    monkeypatch.setattr(engine, "page_events", page_events)
+    engine.fire_due(max(broken.escalation.started_at, fine.escalation.started_at))
+    assert pages_of(fine) == [(1, "oncall_sre")] and pages_of(broken) == []
+    assert ScheduledLevel.objects.get(incident=broken, level=1).status == "pending"  # the audit tries again
+    assert "failed to fire" in caplog.text
+
+
+def test_resolving_stops_every_level(on_call, make_user):
+    incident = open_incident("P0")
+    do_change_status(incident, "resolved", acting_user=make_user("commander"))
+    engine.fire_due(incident.escalation.started_at + 3 * 60 * MIN)
+    assert pages_of(incident) == []
+    assert set(ScheduledLevel.objects.filter(incident=incident).values_list("cancelled_reason", flat=True)) \
+        == {"resolved"}
+
+
+def test_a_severity_raise_after_acknowledgement_skips_levels_that_stop_on_it(on_call, make_user):
+    incident = open_incident("P2")
+    do_acknowledge(incident, acting_user=on_call["oncall-sre"])
+    do_change_severity(incident, severity("P0"), acting_user=make_user("commander"))
+    assert not ScheduledLevel.objects.filter(incident=incident, status="pending").exists()

@@ -1,12 +1,7 @@
 """Deliveries: e-mail through Django's locmem backend, webhooks against a tiny
 local HTTP server that records what it was sent, retries with back-off."""
-import json
-import threading
-import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from django.core import mail
 
 from ops_console.escalation import channels, engine, notify
@@ -14,46 +9,6 @@ from ops_console.escalation.models import ContactMethod, Delivery, Page
 from ops_console.incidents.models import TimelineEvent
 
 from .conftest import open_incident
-
-
-class Recorder:
-    """A webhook receiver on 127.0.0.1: answers with the next of `statuses` (200 when none are left)."""
-
-    def __init__(self, statuses=(), delay=0):
-        self.requests, self.statuses, self.delay = [], list(statuses), delay
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                recorder.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
-                time.sleep(recorder.delay)
-                self.send_response(recorder.statuses.pop(0) if recorder.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(*statuses, delay=0):
-        made.append(Recorder(statuses, delay))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def paged(on_call, code="P1"):

@@ -128,7 +128,11 @@ def test_live_partial_stops_polling_when_closed(client_as):
 
 @pytest.mark.parametrize("role,status", [("responder", 403), ("commander", 403), ("auditor", 403), ("admin", 200)])
 def test_token_creation_is_admin_only(client_as, role, status):
-    response = client_as(role).post(reverse("incidents:tokens"), {"name": "am"})
+    client = client_as(role)
+    if role == "auditor":
+        page = client.get(reverse("incidents:tokens")).content.decode()
+        assert "Create token" not in page  # the list, read-only
+    response = client.post(reverse("incidents:tokens"), {"name": "am"})
     assert response.status_code == status
     assert ApiToken.objects.filter(name="am").exists() == (status == 200)
 
@@ -189,3 +193,39 @@ def test_payload_inspection(client_as, post_json):
     detail = client.get(reverse("incidents:payload", args=[WebhookPayload.objects.get().pk]))
     assert b"{broken" in detail.content
     assert client_as("responder").get(reverse("incidents:payloads")).status_code == 403
+
+
+def test_invalid_change_shows_what_is_wrong(client_as):
+    incident = open_incident()
+    response = client_as("commander").post(url("severity", incident), {"severity": "999999"}, follow=True)
+    assert b"severity: Select a valid choice" in response.content
+    incident.refresh_from_db()
+    assert incident.severity.code == "P1"
+
+
+def test_board_shows_maintenance_windows(client_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ops_console.escalation.models import MaintenanceWindow
+    from ops_console.monitoring.models import Service
+
+    service = Service.objects.create(slug="backend", name="Backend API")
+    now = timezone.now()
+    MaintenanceWindow.objects.create(service=service, starts_at=now - timedelta(minutes=5),
+                                     ends_at=now + timedelta(hours=1), reason="Postgres upgrade")
+    page = client_as("auditor").get(reverse("incidents:index")).content.decode()
+    assert "Backend API</strong> in maintenance" in page and "Postgres upgrade" in page
+
+
+def test_severity_edit_in_admin_is_audited(client_as):
+    from ops_console.incidents.models import Severity
+
+    p2 = Severity.objects.get(code="P2")
+    response = client_as("admin").post(reverse("admin:incidents_severity_change", args=[p2.pk]), {
+        "code": "P2", "name": "Medium", "rank": 2, "definition": "Partial degradation", "ack_target": "00:20:00",
+        "update_cadence": "01:00:00", "resolution_target": "1 00:00:00", "pages": "on"})
+    assert response.status_code == 302, response.content[:2000]
+    entry = AuditEntry.objects.get(action="severity.changed")
+    assert entry.before["ack_target"] != entry.after["ack_target"]

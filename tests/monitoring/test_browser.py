@@ -1,11 +1,25 @@
 """Charts on the Services page are drawn by uPlot and refresh without a reload."""
+import time
+
 import pytest
+from playwright.sync_api import expect
 
 from ops_console.monitoring import views
 
 from .conftest import UP_ABOVE, UP_PANEL, make_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for_attribute(locator, name, accept, timeout=20):
+    """Poll an attribute from Python (wait_for_function would eval in the page, which the CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = locator.get_attribute(name)
+        if value is not None and accept(value):
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never satisfied the test (last: {value!r})")
 
 
 def test_a_chart_on_the_services_page_updates_without_a_reload(page_as, live_server, live_prometheus, monkeypatch):
@@ -18,11 +32,10 @@ def test_a_chart_on_the_services_page_updates_without_a_reload(page_as, live_ser
     page.goto(f"{live_server.url}/services/")
     chart = page.locator("figure[data-chart-url]").first
     chart.locator("canvas").wait_for()                      # uPlot drew it
-    page.wait_for_function("document.querySelector('figure[data-chart-url]').dataset.state === 'ok'")
+    expect(chart).to_have_attribute("data-state", "ok")
     first_x = float(chart.get_attribute("data-last-x"))
     page.evaluate("window.__sameDocument = true")
-    page.wait_for_function(
-        f"Number(document.querySelector('figure[data-chart-url]').dataset.lastX) > {first_x}", timeout=20_000)
+    wait_for_attribute(chart, "data-last-x", lambda x: float(x) > first_x)
     assert page.evaluate("window.__sameDocument") is True    # updated in place, not reloaded
     assert int(chart.get_attribute("data-loads")) >= 2
     assert page.locator("[data-testid=slo-tile][data-state=ok]").count() == 1
@@ -34,5 +47,5 @@ def test_charts_say_prometheus_is_unreachable(page_as, live_server, dead_prometh
     page = page_as("auditor")
     page.goto(f"{live_server.url}/services/")
     assert "Prometheus is unreachable" in page.get_by_test_id("prometheus-unreachable").inner_text()
-    page.wait_for_function("document.querySelector('figure[data-chart-url]').dataset.state === 'error'")
+    expect(page.locator("figure[data-chart-url]")).to_have_attribute("data-state", "error")
     assert "Prometheus is unreachable" in page.locator("figure .chart-status").inner_text()

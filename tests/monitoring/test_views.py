@@ -96,12 +96,23 @@ def test_with_prometheus_down_every_page_answers_fast_and_says_so(client_as, dea
 
 def test_a_slow_prometheus_costs_one_timeout_per_page(client_as, settings):
     import socket
+    import threading
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(50)
+    accepted = []
+
+    def accept():  # accept and never answer: a Prometheus that hangs
+        while True:
+            try:
+                accepted.append(listener.accept())
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
     settings.PROMETHEUS_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    settings.PROMETHEUS_TIMEOUT = 0.5
+    settings.PROMETHEUS_TIMEOUT = 0.3
     make_service(slos=[UP_ABOVE, UP_BELOW])
     make_service(slug="other", slos=[UP_ABOVE])
     try:
@@ -109,6 +120,7 @@ def test_a_slow_prometheus_costs_one_timeout_per_page(client_as, settings):
         response = client_as("responder").get(reverse("monitoring:index"))
         assert time.monotonic() - started < 1
         assert b"timed out" in response.content
+        assert len(accepted) == 1   # one query waited; the breaker answered the other four at once
     finally:
         listener.close()
 

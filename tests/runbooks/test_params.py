@@ -142,6 +142,7 @@ def test_render_dispatches_on_the_step_kind():
     assert render(Step(0, "shell", "t", "echo {{ v }}"), {"v": "a b"}) == "echo 'a b'"
     assert render(Step(0, "manual", "t", "Tell {{ v }}"), {"v": "a b"}) == "Tell a b"
     assert render(Step(0, "promql", "t", 'up{a="{{ v }}"}'), {"v": 'x"'}) == 'up{a="x\\""}'
+    assert render(Step(0, "wait", "t", 'up{a="{{ v }}"}'), {"v": 'x"'}) == 'up{a="x\\""}'
 
 
 # --- the quoting-context scanner --------------------------------------------------------------

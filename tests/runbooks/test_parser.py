@@ -171,7 +171,7 @@ def test_broken_file_reports_every_problem_with_its_line():
 
 
 @pytest.mark.parametrize("text, line, message", [
-    ("---\ntitle: [unclosed\n---\n", 2, "the front matter is not valid YAML"),
+    ("---\ntitle: [unclosed\n---\n", 3, "the front matter is not valid YAML"),
     ("---\ntitle: x\n", 1, "the front matter starting with --- is never closed"),
     ("---\n- a list\n---\n", 2, "the front matter must be a mapping"),
     ("---\nkind: novel\n---\n", 2, "kind must be one of runbook, playbook, checklist, not 'novel'"),
@@ -187,6 +187,8 @@ def test_broken_file_reports_every_problem_with_its_line():
      "parameter 'a': the default 'z' must be one of: x, y"),
     ("---\nparameters:\n  a: {type: bool, default: maybe}\n---\n", 3, "parameter 'a': the default 'maybe' must be "
                                                                       "true or false"),
+    ("---\nparameters:\n  a: {default: \"x\\ny\"}\n---\n```sh\necho {{ a }}\n```\n", 3,
+     "parameter 'a': the default must be a single line"),
     ("```shell\n\n```\n", 1, "the shell step is empty"),
     ("```wait\n```\n", 1, "a wait step needs a duration"),
     ("```shell on_failure=retry retries=99 auto=maybe\nx\n```\n", 1, "on_failure must be stop or continue"),

@@ -1,0 +1,56 @@
+"""Two deliveries of the same new alert at the same moment (Alertmanager
+retrying, or two Alertmanagers in a cluster): the database settles it."""
+import json
+import threading
+
+import pytest
+from django.db import connection
+
+from ops_console.incidents import ingest
+from ops_console.incidents.models import Alert, Incident, TimelineEvent, WebhookPayload
+
+from .conftest import am_alert, am_payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def deliver_at_once(bodies):
+    barrier = threading.Barrier(len(bodies))
+    results = []
+
+    def deliver(body):
+        try:
+            barrier.wait()
+            results.append(ingest.receive("alertmanager", body, token=None, parse=ingest.parse_alertmanager,
+                                          apply=ingest.apply_alertmanager)[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+@pytest.mark.parametrize("copies", [2, 4])
+def test_concurrent_copies_open_one_incident_with_one_firing_event(copies):
+    body = json.dumps(am_payload(am_alert(fingerprint="race"), am_alert(fingerprint="race-2"))).encode()
+    assert deliver_at_once([body] * copies) == [200] * copies
+    assert Incident.objects.count() == 2
+    assert Alert.objects.count() == 2
+    assert TimelineEvent.objects.filter(kind="alert_fired").count() == 2
+    assert TimelineEvent.objects.filter(kind="opened").count() == 2
+    assert WebhookPayload.objects.filter(outcome="accepted").count() == copies
+
+
+def test_concurrent_alerts_of_one_problem_share_one_incident(db):
+    from ops_console.incidents.models import AlertRouting
+
+    AlertRouting.objects.filter(pk=1).update(dedup_labels="alertname")
+    bodies = [json.dumps(am_payload(am_alert(fingerprint=f"member-{n}"))).encode() for n in range(3)]
+    assert deliver_at_once(bodies) == [200] * 3
+    incident = Incident.objects.get()
+    assert incident.alerts.count() == 3
+    assert incident.timeline.filter(kind="alert_fired").count() == 3

@@ -1,0 +1,98 @@
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ops_console.audit.models import AuditEntry
+from ops_console.runbooks import demo
+from ops_console.runbooks.models import Runbook
+
+REPO = Path(__file__).resolve().parents[2]
+
+DISK_FULL = """---
+title: Disk full
+services: [backend]
+alerts: [DiskFull]
+---
+# Disk full
+
+## Check (0-5 min)
+
+```shell title="Free space" auto=true
+df -h
+```
+"""
+
+
+def sync(path):
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("sync_runbooks", str(path), stdout=out, stderr=err)
+        error = None
+    except CommandError as exc:
+        error = str(exc)
+    return out.getvalue(), err.getvalue(), error
+
+
+def test_sync_creates_then_leaves_unchanged_then_updates(db, tmp_path):
+    (tmp_path / "disk-full.md").write_text(DISK_FULL)
+    (tmp_path / "README.md").write_text("# The format\n")
+    out, _, error = sync(tmp_path)
+    assert error is None and "1 created" in out
+    runbook = Runbook.objects.get(slug="disk-full")
+    assert runbook.title == "Disk full" and runbook.alerts == ["DiskFull"] and runbook.services == ["backend"]
+    assert runbook.current_version.number == 1 and runbook.current_version.parsed().steps[0].title == "Free space"
+
+    out, _, _ = sync(tmp_path)
+    assert "1 unchanged" in out and runbook.versions.count() == 1
+
+    (tmp_path / "disk-full.md").write_text(DISK_FULL.replace("df -h", "df -h /var"))
+    out, _, _ = sync(tmp_path)
+    assert "1 updated" in out
+    runbook.refresh_from_db()
+    assert runbook.current_version.number == 2 and runbook.versions.count() == 2
+    assert AuditEntry.objects.filter(action="runbook.updated", object_id=str(runbook.pk)).count() == 1
+
+
+def test_files_with_errors_are_named_and_not_loaded(db, tmp_path):
+    (tmp_path / "good.md").write_text(DISK_FULL)
+    (tmp_path / "broken.md").write_text("---\ntitle: [unclosed\n---\n# Broken\n\n```shell\necho never closed\n")
+    out, err, error = sync(tmp_path)
+    assert "1 created" in out and "1 with errors" in out
+    assert "not loaded:" in err and "broken.md" in err
+    assert error and "1 runbook file(s) with errors" in error
+    assert not Runbook.objects.filter(slug="broken").exists()
+
+
+def test_a_removed_file_archives_its_runbook(db, tmp_path):
+    path = tmp_path / "disk-full.md"
+    path.write_text(DISK_FULL)
+    sync(tmp_path)
+    path.unlink()
+    sync(tmp_path)
+    assert Runbook.objects.get(slug="disk-full").archived
+
+
+def test_a_missing_directory_is_a_clear_error(db, tmp_path):
+    assert "is not a directory" in sync(tmp_path / "nope")[2]
+
+
+def test_the_demo_loads_the_shipped_library_idempotently(db):
+    from io import StringIO
+
+    out = StringIO()
+    demo.load(out)
+    files = [p for p in (REPO / "runbooks").glob("*.md") if p.name.lower() != "readme.md"]
+    assert Runbook.objects.count() == len(files) > 10
+    assert "not loaded" not in out.getvalue()
+    demo.load(out)
+    assert f"{len(files)} unchanged" in out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["high-error-rate"])
+def test_a_shipped_runbook_has_phases_and_steps(db, name):
+    demo.load(__import__("io").StringIO())
+    doc = Runbook.objects.get(slug=name).current_version.parsed()
+    assert doc.phases and len(doc.steps) > 5
