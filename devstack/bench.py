@@ -69,7 +69,10 @@ def main(argv):
                 sections.append(f"## {script.stem}: FAILED (exit {result.returncode})\n\n```\n"
                                 f"{(result.stdout + result.stderr)[-4000:]}\n```\n")
             else:
-                sections.append(result.stdout.strip() + f"\n\n_({took:.0f} s)_\n")
+                output = result.stdout.strip()
+                # One level-2 heading per script, so the report has a section for each.
+                heading = "" if output.startswith("## ") else f"## {script.stem}\n\n"
+                sections.append(heading + output + f"\n\n_({took:.0f} s)_\n")
             print(sections[-1], flush=True)
     finally:
         redis.stop()

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ops_console.health.middleware.RequestMetricsMiddleware",
+    # Early: an overloaded /api/ answers 503 + Retry-After before any session or database work.
+    "ops_console.health.shedding.LoadSheddingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ops_console.ui.middleware.ContentSecurityPolicyMiddleware",
@@ -80,6 +82,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "ops_console.audit.middleware.AuditContextMiddleware",
 ]
+
+# At most this many /api/ requests in flight per web process (threads); more get 503 + Retry-After (0: no limit).
+API_MAX_INFLIGHT = envint("OPS_CONSOLE_API_MAX_INFLIGHT", 32)
 
 ROOT_URLCONF = "ops_console.urls"
 WSGI_APPLICATION = "ops_console.wsgi.application"
@@ -176,6 +181,8 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ops-console@localhost")
+# How long the acknowledge link in a page works.
+ESCALATION_ACK_LINK_HOURS = envint("ESCALATION_ACK_LINK_HOURS", 24)
 
 PROMETHEUS_URL = env("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
 ALERTMANAGER_URL = env("ALERTMANAGER_URL", "http://127.0.0.1:9093").rstrip("/")

@@ -19,10 +19,11 @@ MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=30)
 STUCK_AFTER = timedelta(minutes=5)  # a "sending" row older than this lost its worker
+LOST_AFTER = timedelta(minutes=1)  # a "pending" row older than this lost its task message
 
 
 def ack_link_ttl():
-    return timedelta(hours=getattr(settings, "ESCALATION_ACK_LINK_HOURS", 24))
+    return timedelta(hours=settings.ESCALATION_ACK_LINK_HOURS)
 
 
 def backoff(attempts):
@@ -123,8 +124,11 @@ def _failed(delivery, exc, now):
 
 
 def due_retries(now=None):
-    """Ids of deliveries to try again now; also frees rows whose worker died mid-send."""
+    """Ids of deliveries to send now: retries that are due, pages whose task
+    message was lost (still pending after a minute), rows whose worker died mid-send."""
     now = now or timezone.now()
     Delivery.objects.filter(status=Delivery.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
         status=Delivery.RETRY, next_attempt_at=now, last_error="worker lost while sending")
-    return list(Delivery.objects.filter(status=Delivery.RETRY, next_attempt_at__lte=now).values_list("pk", flat=True))
+    due = Q(status=Delivery.RETRY, next_attempt_at__lte=now) | Q(status=Delivery.PENDING,
+                                                                   created_at__lt=now - LOST_AFTER)
+    return list(Delivery.objects.filter(due).values_list("pk", flat=True))

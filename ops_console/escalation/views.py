@@ -61,12 +61,15 @@ def rotation(request, role):
             messages.success(request, f"The {role} rotation is saved.")
             return redirect("escalation:rotation", role=role.slug)
         return _rotation_page(request, role, form, OverrideForm(), status=400)
-    initial = {"timezone": "UTC", "handover_weekday": 0, "handover_time": "09:00", "starts_on": timezone.now().date()}
-    if existing:
-        initial = {"members": "\n".join(m.user.username for m in existing.members.select_related("user")),
-                   "handover_weekday": existing.handover_weekday, "handover_time": existing.handover_time,
-                   "timezone": existing.timezone, "starts_on": existing.starts_on}
-    return _rotation_page(request, role, RotationForm(initial=initial), OverrideForm())
+    return _rotation_page(request, role, RotationForm(initial=_rotation_initial(existing)), OverrideForm())
+
+
+def _rotation_initial(rotation):
+    if rotation is None:
+        return {"timezone": "UTC", "handover_weekday": 0, "handover_time": "09:00", "starts_on": timezone.now().date()}
+    return {"members": "\n".join(m.user.username for m in rotation.members.select_related("user")),
+            "handover_weekday": rotation.handover_weekday, "handover_time": rotation.handover_time,
+            "timezone": rotation.timezone, "starts_on": rotation.starts_on}
 
 
 @require_POST
@@ -79,10 +82,7 @@ def add_override(request, role):
         return redirect("escalation:rotation", role=role.slug)
     form = OverrideForm(request.POST)
     if not form.is_valid():
-        initial = {"members": "\n".join(m.user.username for m in rotation.members.select_related("user")),
-                   "handover_weekday": rotation.handover_weekday, "handover_time": rotation.handover_time,
-                   "timezone": rotation.timezone, "starts_on": rotation.starts_on}
-        return _rotation_page(request, role, RotationForm(initial=initial), form, status=400)
+        return _rotation_page(request, role, RotationForm(initial=_rotation_initial(rotation)), form, status=400)
     data = form.cleaned_data
     actions.do_add_override(rotation, user=data["username"], starts_at=data["starts_at"], ends_at=data["ends_at"],
                             reason=data["reason"], acting_user=request.user)

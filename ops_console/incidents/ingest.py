@@ -251,12 +251,20 @@ def _insert_new(rows, payload, now):
         "fingerprint", "starts_at"))
 
 
-def _fire_all(router, alerts, payload, now, summary):
-    """New firing alerts: find or open their incidents, insert the alerts and
-    one "alert fired" event each, in a fixed number of queries when they join
-    incidents that are already open."""
-    keys = [router.dedup_key(alert) for alert in alerts]
-    incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))}
+def _hold_audit_chain():
+    """Take the audit chain's lock before this delivery locks anything else.
+    Opening or resolving an incident writes an audit entry, and the chain's
+    one head row stays locked until commit: taken midway, after an incident
+    row or dedup key another delivery is waiting on, two deliveries deadlock."""
+    from ops_console.audit.models import ChainHead
+
+    list(ChainHead.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
+
+
+def _fire_all(router, alerts, keys, incidents, payload, now, summary):
+    """New firing alerts: open the incidents their keys lack, insert the alerts
+    and one "alert fired" event each, in a fixed number of queries when they
+    join incidents that are already open (`incidents`: dedup key -> open one)."""
     opened = set()
     # Open in key order: two deliveries opening the same keys lock them in the same order.
     for key, alert in sorted(zip(keys, alerts), key=lambda pair: pair[0]):
@@ -264,8 +272,10 @@ def _fire_all(router, alerts, payload, now, summary):
             incidents[key], was_opened = _open_incident_for(router, key, alert=alert)
             if was_opened:
                 opened.add(key)
-    rows = [_alert_row(alert, status=Alert.State.FIRING, incident=incidents[key], key=key, payload=payload, now=now)
-            for alert, key in zip(alerts, keys)]
+    # Rows in key order, so two deliveries inserting the same alerts wait on each other, never deadlock.
+    rows = sorted((_alert_row(alert, status=Alert.State.FIRING, incident=incidents[key], key=key, payload=payload,
+                              now=now) for alert, key in zip(alerts, keys)),
+                  key=lambda row: (row.fingerprint, row.starts_at))
     inserted = _insert_new(rows, payload, now)
     at = timezone.now()  # after any "opened" event, so the timeline reads in order
     events = []
@@ -275,7 +285,7 @@ def _fire_all(router, alerts, payload, now, summary):
             continue
         events.append(TimelineEvent(
             incident=incidents[key], kind=Kind.ALERT_FIRED, message=_alert_title(alert), created_at=at,
-            data={"fingerprint": alert.fingerprint, "labels": alert.labels, "starts_at": alert.starts_at.isoformat()}))
+            data={"fingerprint": alert.fingerprint, "starts_at": alert.starts_at.isoformat()}))
         summary["opened" if key in opened else "joined"] += 1
         opened.discard(key)
     TimelineEvent.objects.bulk_create(events)
@@ -313,7 +323,7 @@ def apply_alertmanager(alerts, payload):
                              "incidents_resolved"), 0)
     known = {(row.fingerprint, row.starts_at): row for row in
              Alert.objects.filter(fingerprint__in={a.fingerprint for a in alerts}).select_related("incident")}
-    repeats, new_firing, early_resolved = [], [], []
+    repeats, new_firing, early_resolved, resolving = [], [], [], []
     seen = set()
     for alert in alerts:
         identity = (alert.fingerprint, alert.starts_at)
@@ -328,11 +338,18 @@ def apply_alertmanager(alerts, payload):
             repeats.append(row.pk)
             summary["repeated"] += 1
         elif alert.status == "resolved":
-            _resolve(router, row, alert, payload, now, summary)
+            resolving.append((row, alert))
+            row.status = alert.status  # a second copy in this batch is a repeat
         else:  # firing after resolved, same instance: a late retry of an old notice
             summary["stale"] += 1
+    keys = [router.dedup_key(alert) for alert in new_firing]
+    incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))} if keys else {}
+    if resolving or set(keys) - set(incidents):
+        _hold_audit_chain()
+    for row, alert in resolving:
+        _resolve(router, row, alert, payload, now, summary)
     if new_firing:
-        _fire_all(router, new_firing, payload, now, summary)
+        _fire_all(router, new_firing, keys, incidents, payload, now, summary)
     if early_resolved:
         _remember_early_resolutions(early_resolved, payload, now, summary)
     if repeats:

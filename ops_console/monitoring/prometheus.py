@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 5     # how long an answer is shared between viewers
 BREAKER_SECONDS = 2   # after an unreachable Prometheus, fail at once for this long
+ERROR_SECONDS = 2     # callers waiting on the same query share its error this long
 
 
 class PrometheusError(Exception):
@@ -117,22 +118,64 @@ def _call(url, use):
 # --- the shared cache -----------------------------------------------------------
 
 def _cached(parts, fetch):
-    """fetch() through the shared cache. A broken cache (Redis down) only costs
-    the sharing: the query still runs and the page still renders."""
+    """fetch() through the shared cache, one fetch at a time per key: the first
+    caller takes a short lock in the cache and queries; the others wait for its
+    answer (or its error) instead of stampeding Prometheus. A broken cache
+    (Redis down) only costs the sharing: the query still runs."""
     key = "prom:" + hashlib.sha1(repr(parts).encode()).hexdigest()
     try:
         hit = cache.get(key)
+        if hit is not None:
+            return hit
+        leader = cache.add(f"{key}:lock", 1, int(settings.PROMETHEUS_TIMEOUT) + 2)
     except Exception as exc:  # noqa: BLE001 - any cache failure falls back to a direct query
-        log.warning("cache read failed, querying Prometheus directly: %s", exc)
+        log.warning("cache unavailable, querying Prometheus directly: %s", exc)
         return fetch()
-    if hit is not None:
-        return hit
-    value = fetch()
+    if not leader:
+        shared = _wait_for_leader(key)
+        if shared is not None:
+            return shared
     try:
-        cache.set(key, value, CACHE_SECONDS)
+        value = fetch()
+        _share(key, value, CACHE_SECONDS)  # before the lock goes, so no second leader starts
+        return value
+    except PrometheusError as exc:
+        _share(f"{key}:error", (type(exc).__name__, str(exc)), ERROR_SECONDS)
+        raise
+    finally:
+        if leader:
+            _forget(f"{key}:lock")
+
+
+def _wait_for_leader(key):
+    """The leader's answer, raising its error; None if it took too long."""
+    deadline = time.monotonic() + settings.PROMETHEUS_TIMEOUT + 0.5
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        try:
+            found = cache.get_many([key, f"{key}:error"])
+        except Exception:  # noqa: BLE001
+            return None
+        if key in found:
+            return found[key]
+        if f"{key}:error" in found:
+            kind, message = found[f"{key}:error"]
+            raise (PrometheusUnavailable if kind == "PrometheusUnavailable" else PrometheusError)(message)
+    return None
+
+
+def _share(key, value, seconds):
+    try:
+        cache.set(key, value, seconds)
     except Exception as exc:  # noqa: BLE001
         log.warning("cache write failed: %s", exc)
-    return value
+
+
+def _forget(key):
+    try:
+        cache.delete(key)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _number(text):

@@ -18,6 +18,7 @@ LIVE_WINDOW_SECONDS = 3600    # charts show the last hour...
 CHART_REFRESH_SECONDS = 15    # ...and fetch new points this often
 STATUS_REFRESH_SECONDS = 15   # tiles, targets and alerts poll this often
 MAX_RANGE = timedelta(days=31)
+MARKER_CONTEXT = timedelta(minutes=30)  # shown before an incident's start when no start is given
 MAX_LINES = 20               # a panel with more series shows the first ones
 POINTS = 240                  # points per line: enough for a chart, cheap for Prometheus
 VIEW = "monitoring.view_service"
@@ -59,13 +60,16 @@ def status(request, slug):
 @require_GET
 @require(VIEW)
 def alerts(request):
-    """The alerts firing now, for htmx polling on the Services page."""
+    """The alerts firing now (?service=<slug>: that service's), for htmx polling."""
+    service = get_object_or_404(Service, slug=request.GET["service"]) if request.GET.get("service") else None
     try:
         firing, unavailable = board.firing_alerts(), ""
     except prometheus.PrometheusUnavailable as exc:
         firing, unavailable = [], str(exc)
+    if service is not None:
+        firing = [a for a in firing if service.matches(a["labels"])]
     return render(request, "monitoring/partials/alerts.html", {
-        "alerts": firing, "unavailable": unavailable, **refresh_context()})
+        "alerts": firing, "unavailable": unavailable, "alerts_service": service, **refresh_context()})
 
 
 def parse_moment(text, name):
@@ -82,13 +86,18 @@ def parse_moment(text, name):
 
 
 def chart_window(params):
-    """start/end/step of a chart from ?start=&end= (default: the last hour, live).
+    """start/end/step of a chart from ?start=&end=&marker= (default: the last
+    hour, live; with a marker and no start: from MARKER_CONTEXT before the marker).
     Times are rounded to whole seconds slots so viewers within the same few
     seconds ask the same query (and share the cached answer)."""
     now = datetime.now(timezone.utc)
     end = parse_moment(params["end"], "end") if params.get("end") else now
-    start = parse_moment(params["start"], "start") if params.get("start") else end - timedelta(
-        seconds=LIVE_WINDOW_SECONDS)
+    if params.get("start"):
+        start = parse_moment(params["start"], "start")
+    elif params.get("marker"):
+        start = parse_moment(params["marker"], "marker") - MARKER_CONTEXT
+    else:
+        start = end - timedelta(seconds=LIVE_WINDOW_SECONDS)
     if end > now:
         end = now
     if start >= end:

@@ -6,6 +6,7 @@ re-delivered message never runs it twice; reconcile() finds what was lost."""
 import logging
 import os
 import socket
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -65,13 +66,16 @@ def start_run(version, parameters, *, actor, context=None):
 
 
 def _lock(run_id):
-    return Run.objects.select_for_update().select_related("version", "runbook").get(pk=run_id)
+    # No select_related: FOR UPDATE would lock the joined runbook and version rows too,
+    # serialising every run of one runbook.
+    return Run.objects.select_for_update().get(pk=run_id)
 
 
 def _advance(run, doc=None):
     """Move the run forward from its current state (the caller holds the run's lock)."""
     doc = doc or run.document()
-    for step_run in run.steps.order_by("index"):
+    # Only the columns deciding the next move: outputs can be large.
+    for step_run in run.steps.order_by("index").only("id", "run_id", "index", "title", "status", "attempts"):
         step = doc.steps[step_run.index]
         if step_run.status in StepRun.DONE:
             continue
@@ -108,12 +112,40 @@ def _finish_run(run, status, error=""):
     signals.run_finished.send(sender=Run, run=run)
 
 
+# Set while a worker executes a step: the next automatic step of the same queue is
+# then run by the same worker process right away instead of through the broker.
+_chain = threading.local()
+
+
 def _enqueue(step_run, step):
     step_run.set_status(StepRun.QUEUED)
-    step_run.queued_at = timezone.now()
+    now = timezone.now()
+    step_run.queued_at = now
+    if getattr(_chain, "active", False) and _chain.queue == step.queue and _chain.next is None:
+        # This worker takes the step at once: claimed here, in the transaction that
+        # queues it. Should the worker die before running it, the reconciler sees a
+        # stale heartbeat and reports it lost, as for any claimed step.
+        _chain.next = (step_run, _claim_fields(step_run, now))
+        step_run.save(update_fields=["status", "queued_at", *CLAIM_FIELDS])
+        return
     step_run.save(update_fields=["status", "queued_at"])
     step_id, queue = step_run.pk, step.queue
     transaction.on_commit(lambda: dispatch(step_id, queue))
+
+
+CLAIM_FIELDS = ("claim_token", "claimed_by", "hostname", "started_at", "heartbeat_at", "finished_at", "attempts")
+
+
+def _claim_fields(step_run, now):
+    """Fill in a claim on the instance (status running, a new token) -> the token."""
+    host = socket.gethostname()
+    step_run.set_status(StepRun.RUNNING)
+    step_run.claim_token = StepRun.new_token()
+    step_run.claimed_by, step_run.hostname = f"{host}:{os.getpid()}", host
+    step_run.started_at = step_run.heartbeat_at = now
+    step_run.finished_at = None
+    step_run.attempts += 1
+    return step_run.claim_token
 
 
 def dispatch(step_run_id, queue=None):
@@ -132,24 +164,47 @@ def dispatch(step_run_id, queue=None):
 
 # --- the worker side --------------------------------------------------------
 
-def execute_step(step_run_id):
-    """Claim a queued step, run it, record the outcome. Safe to call twice."""
-    token = StepRun.new_token()
+def execute_step(step_run_id, chain=True):
+    """Claim a queued step, run it, record the outcome; then run the automatic
+    steps that follow on the same queue. Safe to call twice: returns False when
+    the step was not queued (already claimed, cancelled, decided)."""
+    claimed = _claim(step_run_id)
+    if claimed is None:
+        return False
+    step_run, token = claimed
+    run, doc = step_run.run, step_run.run.document()
+    while step_run is not None:
+        _chain.active, _chain.queue, _chain.next = chain, doc.steps[step_run.index].queue, None
+        try:
+            _execute_claimed(run, doc, step_run, token)
+            step_run, token = _chain.next or (None, None)
+        finally:
+            _chain.active, _chain.next = False, None
+    return True
+
+
+def _claim(step_run_id):
+    """The conditional UPDATE that makes one worker, and only one, own a queued step."""
     host = socket.gethostname()
     now = timezone.now()
+    token = StepRun.new_token()
     claimed = StepRun.objects.filter(pk=step_run_id, status=StepRun.QUEUED).update(
         status=StepRun.RUNNING, claim_token=token, claimed_by=f"{host}:{os.getpid()}", hostname=host,
         started_at=now, heartbeat_at=now, finished_at=None, attempts=F("attempts") + 1)
     if not claimed:
-        return False
-    step_run = StepRun.objects.select_related("run__version").get(pk=step_run_id)
-    step = step_run.run.document().steps[step_run.index]
+        return None
+    return StepRun.objects.select_related("run__version").get(pk=step_run_id), token
+
+
+def _execute_claimed(run, doc, step_run, token):
+    step = doc.steps[step_run.index]
+    step_run_id = step_run.pk
 
     def progress(output, cut, command):
         return bool(StepRun.objects.filter(pk=step_run_id, claim_token=token, status=StepRun.RUNNING).update(
             output=output, output_cut=cut, command=command, heartbeat_at=timezone.now()))
 
-    context = executors.StepContext(step, step_run.run.parameters, progress)
+    context = executors.StepContext(step, run.parameters, progress)
     try:
         outcome = executors.get(step.kind).execute(context)
     except executors.StepError as exc:
@@ -157,40 +212,34 @@ def execute_step(step_run_id):
     except Exception as exc:  # noqa: BLE001 - a bug in an executor fails the step, not the worker
         log.exception("step run %s crashed", step_run_id)
         outcome = executors.Outcome(ok=False, error=f"internal error: {type(exc).__name__}: {exc}", permanent=True)
-    finish_step(step_run_id, token, outcome, context.command)
-    return True
+    finish_step(step_run, token, outcome, context.command, doc=doc)
 
 
-def finish_step(step_run_id, token, outcome, command=""):
+def finish_step(step_run, token, outcome, command="", *, doc):
+    """Record a step's outcome, if this worker still owns it, and move the run on."""
+    values = {"output": outcome.output, "output_cut": outcome.output_cut, "exit_code": outcome.exit_code,
+              "value": outcome.value, "expectation_met": outcome.expectation_met, "error": outcome.error,
+              "command": command, "finished_at": timezone.now()}
+    mine = StepRun.objects.filter(pk=step_run.pk, claim_token=token)
+    step = doc.steps[step_run.index]
     with transaction.atomic():
-        step_run = StepRun.objects.select_related("run").get(pk=step_run_id)
         run = _lock(step_run.run_id)
-        step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
-        if step_run.claim_token != token:
-            return  # the lease was lost and someone else decided (worker lost, retried)
-        fields = ["output", "output_cut", "exit_code", "value", "expectation_met", "error", "command", "finished_at"]
-        step_run.output, step_run.output_cut, step_run.exit_code = outcome.output, outcome.output_cut, \
-            outcome.exit_code
-        step_run.value, step_run.expectation_met, step_run.error = outcome.value, outcome.expectation_met, \
-            outcome.error
-        step_run.command, step_run.finished_at = command, timezone.now()
-        if step_run.status != StepRun.RUNNING:  # cancelled meanwhile: keep what it printed
-            step_run.save(update_fields=fields)
+        retry = not outcome.ok and not outcome.permanent and step_run.attempts <= step.retries \
+            and not run.cancel_requested
+        status = None if retry else (StepRun.SUCCEEDED if outcome.ok else StepRun.FAILED)
+        if not mine.filter(status=StepRun.RUNNING).update(**values, **({"status": status} if status else {})):
+            # The lease was lost (worker lost) or the run cancelled: keep what it printed, decide nothing.
+            mine.filter(status=StepRun.CANCELLED).update(**values)
             return
-        step = run.document().steps[step_run.index]
-        if outcome.ok:
-            step_run.set_status(StepRun.SUCCEEDED)
-        elif not outcome.permanent and step_run.attempts <= step.retries and not run.cancel_requested:
-            step_run.set_status(StepRun.QUEUED)
-            step_run.queued_at = timezone.now()
-            step_run.save(update_fields=[*fields, "status", "queued_at"])
-            transaction.on_commit(lambda: dispatch(step_run_id, step.queue))
+        step_run.status = StepRun.RUNNING
+        for name, value in values.items():
+            setattr(step_run, name, value)
+        if retry:
+            _enqueue(step_run, step)
             return
-        else:
-            step_run.set_status(StepRun.FAILED)
-        step_run.save(update_fields=[*fields, "status"])
+        step_run.set_status(status)
         signals.step_finished.send(sender=StepRun, step_run=step_run)
-        _advance(run)
+        _advance(run, doc)
 
 
 # --- what people do ---------------------------------------------------------

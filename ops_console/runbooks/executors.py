@@ -349,19 +349,23 @@ class WaitExecutor(Executor):
             time.sleep(interval)
 
 
+class PersonStep(Executor):
+    """Steps people do on the run page; a worker that receives one refuses it."""
+
+    needs_person = True
+    done_by = ""
+
+    def execute(self, ctx):
+        raise StepError(f"{self.done_by} on the run page, not by a worker")
+
+
 @register
-class ApprovalExecutor(Executor):
+class ApprovalExecutor(PersonStep):
     kind = "approval"
-    needs_person = True
-
-    def execute(self, ctx):
-        raise StepError("an approval is given by a commander on the run page, not by a worker")
+    done_by = "an approval is given by a commander"
 
 
 @register
-class ManualExecutor(Executor):
+class ManualExecutor(PersonStep):
     kind = "manual"
-    needs_person = True
-
-    def execute(self, ctx):
-        raise StepError("a manual step is confirmed by a person on the run page, not by a worker")
+    done_by = "a manual step is confirmed by a person"

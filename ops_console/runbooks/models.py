@@ -15,6 +15,15 @@ class InvalidTransition(Exception):
     """A state change the transition table does not allow."""
 
 
+class StateMachine:
+    """set_status() that follows the model's TRANSITIONS table."""
+
+    def set_status(self, status):
+        if status != self.status and status not in self.TRANSITIONS[self.status]:
+            raise InvalidTransition(f"{self._meta.model_name} {self.pk}: {self.status} -> {status}")
+        self.status = status
+
+
 class Runbook(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
     title = models.CharField(max_length=300)
@@ -73,7 +82,7 @@ class RunbookVersion(models.Model):
         return RunbookDocument.from_json(self.document)
 
 
-class Run(models.Model):
+class Run(StateMachine, models.Model):
     RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED = "running", "waiting", "succeeded", "failed", "cancelled"
     STATUSES = [(s, s) for s in (RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED)]
     FINISHED = (SUCCEEDED, FAILED, CANCELLED)
@@ -118,18 +127,13 @@ class Run(models.Model):
     def document(self):
         return self.version.parsed()
 
-    def set_status(self, status):
-        if status != self.status and status not in self.TRANSITIONS[self.status]:
-            raise InvalidTransition(f"run {self.pk}: {self.status} -> {status}")
-        self.status = status
-
     @property
     def duration(self):
         end = self.finished_at
         return (end - self.created_at).total_seconds() if end else None
 
 
-class StepRun(models.Model):
+class StepRun(StateMachine, models.Model):
     PENDING, WAITING, QUEUED, RUNNING = "pending", "waiting", "queued", "running"
     SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
     STATUSES = [(s, s) for s in (PENDING, WAITING, QUEUED, RUNNING, SUCCEEDED, FAILED, SKIPPED, CANCELLED)]
@@ -186,11 +190,6 @@ class StepRun(models.Model):
 
     def __str__(self):
         return f"step {self.index + 1} of run {self.run_id}"
-
-    def set_status(self, status):
-        if status != self.status and status not in self.TRANSITIONS[self.status]:
-            raise InvalidTransition(f"step {self.pk}: {self.status} -> {status}")
-        self.status = status
 
     @property
     def finished(self):

@@ -8,6 +8,13 @@ _seq = itertools.count(1)
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc)
 
 
+def user(username=None):
+    """A user without a password (hashing one takes a good fraction of a second)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create(username=username or f"user-{next(_seq)}")
+
+
 def severity(code="P1"):
     from ops_console.incidents.models import Severity
 

@@ -83,8 +83,18 @@ def test_entry_page_404_for_a_missing_entry(client_as, db):
 
 
 @pytest.mark.parametrize("role", ["responder", "commander"])
-def test_audit_log_is_for_auditors_and_admins(client_as, role):
-    assert client_as(role).get(reverse("audit:index")).status_code == 403
+def test_audit_log_is_for_auditors_and_admins(client_as, role, entries):
+    entry = entries(1)[0]
+    client = client_as(role)
+    response = client.get(reverse("audit:index"))
+    assert response.status_code == 302 and response["Location"] == reverse("audit:incidents")
+    assert client.get(reverse("audit:entry", args=[entry.pk])).status_code == 403
+    assert client.get(reverse("audit:export_csv")).status_code == 403
+
+
+def test_audit_tab_refuses_a_user_without_a_role(client, make_user):
+    client.force_login(make_user(None))
+    assert client.get(reverse("audit:index")).status_code == 403
 
 
 # --- incident history --------------------------------------------------------
@@ -116,14 +126,14 @@ def test_history_filters_incidents(client_as, make_user):
     assert refs(q="nothing-like-this") == []
 
 
-def test_history_page_has_a_fixed_number_of_queries(client_as, make_user, django_assert_max_num_queries):
+def test_history_page_has_a_fixed_number_of_queries(client_as, django_assert_max_num_queries):
     client = client_as("auditor")
     svc = builders.service("api")
     builders.incident("one", services=[svc])
     with django_assert_max_num_queries(12) as few:
         client.get(reverse("audit:incidents"))
     for n in range(30):
-        inc = builders.incident(f"incident {n}", commander=make_user("commander"), services=[svc])
+        inc = builders.incident(f"incident {n}", commander=builders.user(), services=[svc, builders.service()])
         builders.run(incident=inc)
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("audit:incidents"))

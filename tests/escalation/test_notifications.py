@@ -106,3 +106,16 @@ def test_a_delivery_is_sent_once_even_if_its_task_runs_twice(on_call):
     assert notify.deliver(deliveries["email"].pk) is not None
     assert notify.deliver(deliveries["email"].pk) is None
     assert len(mail.outbox) == 1
+
+
+def test_a_delivery_whose_task_was_lost_is_found_again(on_call):
+    _, page, deliveries = paged(on_call)
+    assert notify.due_retries(page.created_at + timedelta(seconds=59)) == []
+    assert notify.due_retries(page.created_at + timedelta(seconds=61)) == [deliveries["email"].pk]
+
+
+def test_a_delivery_whose_worker_died_mid_send_is_sent_again(on_call):
+    _, page, deliveries = paged(on_call)
+    Delivery.objects.filter(pk=deliveries["email"].pk).update(status="sending", claimed_at=page.created_at)
+    assert notify.due_retries(page.created_at + notify.STUCK_AFTER + timedelta(seconds=1)) == [deliveries["email"].pk]
+    assert Delivery.objects.get(pk=deliveries["email"].pk).last_error == "worker lost while sending"

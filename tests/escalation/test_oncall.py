@@ -1,5 +1,5 @@
 """Rotations: weekly hand-over at a weekday and time, in the rotation's zone; overrides win."""
-from datetime import date, datetime, time, timedelta, timezone as tz
+from datetime import date, datetime, time, timezone as tz
 
 import pytest
 

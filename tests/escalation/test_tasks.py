@@ -3,6 +3,7 @@ the page's delivery runs as its own task and reaches a webhook."""
 import time
 
 import pytest
+from django.db.models import F
 
 from ops_console.escalation import tasks
 from ops_console.escalation.models import ContactMethod, Delivery, Page
@@ -27,9 +28,7 @@ def test_a_worker_fires_the_level_and_delivers_the_page(celery_worker, on_call, 
     tasks.fire_due_escalations.delay()
     assert wait_for(lambda: Delivery.objects.filter(page__incident=incident, status="retry").exists())
     assert Page.objects.get(incident=incident).user == on_call["oncall-sre"]
-    Delivery.objects.filter(page__incident=incident).update(next_attempt_at=None)  # due now, not in 30 s
-    Delivery.objects.filter(page__incident=incident, next_attempt_at=None).update(
-        next_attempt_at=Delivery.objects.get(page__incident=incident).created_at)
+    Delivery.objects.filter(page__incident=incident).update(next_attempt_at=F("created_at"))  # due now, not in 30 s
     tasks.retry_deliveries.delay()
     assert wait_for(lambda: Delivery.objects.filter(page__incident=incident, status="delivered").exists())
     assert len(hook.requests) == 2 and hook.requests[1]["json"]["incident"] == incident.reference

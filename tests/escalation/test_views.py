@@ -177,3 +177,14 @@ def test_rotation_page_for_admin(client_as, world):
     staff_rotation("cto")
     response = client_as("admin").get(reverse("escalation:rotation", args=["oncall-sre"]))
     assert response.status_code == 200 and b"Coming hand-overs" in response.content
+
+
+def test_my_pages_refresh_swaps_only_the_list(client, world):
+    client.force_login(world["page"].user)
+    response = client.get(reverse("escalation:pages"), headers={"HX-Request": "true"})
+    assert b'data-testid="pages"' in response.content and b"<html" not in response.content
+
+
+def test_policy_page_is_read_only_for_the_commander(client_as, world):
+    response = client_as("commander").get(reverse("escalation:policy", args=[world["policy"].pk]))
+    assert b"Senior SRE" in response.content and b"Save policy" not in response.content

@@ -80,6 +80,53 @@ def test_fifty_viewers_make_one_query(live_prometheus, monkeypatch):
     assert all(r == results[0] for r in results)
 
 
+def test_fifty_viewers_at_the_same_moment_make_one_query(live_prometheus, monkeypatch):
+    calls = []
+    real = PrometheusConnect.custom_query_range
+
+    def counting(self, *args, **kwargs):
+        calls.append(kwargs.get("query"))
+        time.sleep(0.2)  # a query that takes a moment, so the others arrive while it runs
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PrometheusConnect, "custom_query_range", counting)
+    end = datetime.now(timezone.utc)
+    results, barrier = [], threading.Barrier(50)
+
+    def viewer():
+        barrier.wait()
+        results.append(prom.query_range('up{job="prometheus"}', end - timedelta(minutes=5), end, 5))
+
+    threads = [threading.Thread(target=viewer) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(results) == 50 and all(r == results[0] for r in results)
+
+
+def test_viewers_waiting_on_a_failing_query_share_its_error(dead_prometheus):
+    errors, barrier = [], threading.Barrier(10)
+
+    def viewer():
+        barrier.wait()
+        prom.reset_breaker()
+        try:
+            prom.query("up")
+        except prom.PrometheusUnavailable as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=viewer) for _ in range(10)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 10 and all("Prometheus is unreachable" in e for e in errors)
+    assert time.monotonic() - started < 1
+
+
 def test_a_dead_cache_falls_back_to_a_direct_query(live_prometheus):
     dead_redis = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                               "LOCATION": f"redis://127.0.0.1:{services.free_port()}/0",

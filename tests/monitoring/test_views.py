@@ -63,6 +63,14 @@ def test_panel_data_for_an_explicit_window_with_a_marker(client_as, live_prometh
     assert now - 605 <= body["x"][0] <= now - 595 and now - 5 <= body["x"][-1] <= now
 
 
+def test_a_marker_without_a_start_shows_half_an_hour_before_it(client_as, live_prometheus):
+    service = make_service(panels=[UP_PANEL])
+    marker = int(time.time()) - 600
+    url = reverse("monitoring:panel_data", args=[service.slug, service.panels.get().pk])
+    body = client_as("responder").get(url, {"marker": marker}).json()
+    assert marker - 1805 <= body["start"] <= marker - 1800 and body["end"] >= marker
+
+
 @pytest.mark.parametrize("params, message", [({"start": "yesterday"}, "start must be"),
                                              ({"start": "2026-01-02T00:00:00", "end": "2026-01-01T00:00:00"},
                                               "start must be before end"),
@@ -115,9 +123,10 @@ def test_a_slow_prometheus_costs_one_timeout_per_page(client_as, settings):
     settings.PROMETHEUS_TIMEOUT = 0.3
     make_service(slos=[UP_ABOVE, UP_BELOW])
     make_service(slug="other", slos=[UP_ABOVE])
+    client, url = client_as("responder"), reverse("monitoring:index")  # outside the clock: URL conf imports
     try:
         started = time.monotonic()
-        response = client_as("responder").get(reverse("monitoring:index"))
+        response = client.get(url)
         assert time.monotonic() - started < 1
         assert b"timed out" in response.content
         assert len(accepted) == 1   # one query waited; the breaker answered the other four at once
@@ -145,6 +154,10 @@ def test_firing_alerts_link_their_runbook(client_as, settings, tmp_path):
         html = client.get(reverse("monitoring:index")).content.decode()
         assert "It fires" in html and 'href="/runbooks/service-down/"' in html
         assert "1 alert" in html   # on the service whose selector (job="prometheus") it carries
+        assert b"AlwaysFiring" in client.get("/services/prom/").content
+        make_service(slug="quiet", selector='job="quiet"')
+        quiet = client.get(reverse("monitoring:alerts"), {"service": "quiet"}).content
+        assert b"AlwaysFiring" not in quiet and b"No alerts firing for Quiet" in quiet
     finally:
         server.stop()
 

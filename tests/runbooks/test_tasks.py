@@ -101,13 +101,16 @@ def celery_broker(url):
 def test_a_redis_restart_mid_run_delays_but_does_not_lose_the_run(worker_control, private_redis, responder):
     with celery_broker(private_redis.url):
         worker = worker_control.start(redis_url=private_redis.url)
-        run = start(shell("sleep 2; echo one"), shell("echo two"), actor=responder)
+        run = start(shell("sleep 2; echo one"), shell("echo two", auto=False), actor=responder)
         wait_until(lambda: step_status(run, 0) == "running", what="step 1 to start")
         private_redis.stop()
-        # Step 1 finishes while the broker is down; the message for step 2 cannot be sent.
-        wait_until(lambda: step_status(run, 0) == "succeeded", what="step 1 to finish")
+        # Step 1 finishes while the broker is down, and someone clicks "Run" on step 2:
+        # the message cannot be sent, the step stays queued in the database.
+        wait_until(lambda: step_status(run, 1) == "waiting", what="step 1 to finish")
+        engine.do_run_step(run.steps.get(index=1).pk, actor=responder)
         assert step_status(run, 1) == "queued"
         private_redis.start()
+
         def reconciled():
             engine.reconcile(requeue_after=timedelta(seconds=1))
             return run_status(run) == "succeeded"

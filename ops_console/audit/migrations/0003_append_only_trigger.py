@@ -26,22 +26,21 @@ SQLITE_UP = [
 SQLITE_DOWN = ["DROP TRIGGER IF EXISTS audit_auditentry_no_update;", "DROP TRIGGER IF EXISTS audit_auditentry_no_delete;"]
 
 
-def up(apps, schema_editor):
+def _execute(schema_editor, postgresql, sqlite):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_UP, params=None)
+        schema_editor.execute(postgresql, params=None)
     elif vendor == "sqlite":
-        for sql in SQLITE_UP:
+        for sql in sqlite:
             schema_editor.execute(sql)
+
+
+def up(apps, schema_editor):
+    _execute(schema_editor, PG_UP, SQLITE_UP)
 
 
 def down(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(PG_DOWN, params=None)
-    elif vendor == "sqlite":
-        for sql in SQLITE_DOWN:
-            schema_editor.execute(sql)
+    _execute(schema_editor, PG_DOWN, SQLITE_DOWN)
 
 
 class Migration(migrations.Migration):

@@ -32,6 +32,7 @@ def incidents(request):
     form = _form(request)
     queryset = history.with_listing_relations(history.filter_incidents(form))
     page = keyset_page(queryset, request.GET, size=PAGE_SIZE, key="pk")
+    history.attach_services_and_runs(page.items)
     query = request.GET.copy()
     for key in ("before", "after"):
         query.pop(key, None)

@@ -1,8 +1,8 @@
 """The audit log: filter, page through a million entries, open one, export a period."""
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
-from ops_console.accounts.access import require
+from ops_console.accounts.access import check, require
 
 from ..exports import csv_response, json_response
 from ..forms import AuditFilterForm
@@ -21,8 +21,12 @@ def _filtered(request):
 
 
 @require_GET
-@require("audit.view_auditentry")
+@require()  # the audit log itself needs audit.view_auditentry, checked inside
 def index(request):
+    if not request.user.has_perm("audit.view_auditentry"):
+        # The "Audit" tab leads everyone else who may read incidents to their history.
+        check(request.user, "incidents.view_incident")
+        return redirect("audit:incidents")
     form, entries = _filtered(request)
     page = keyset_page(entries.only("id", "created_at", "actor_name", "ip", "action", "object_type", "object_id",
                                     "object_repr"), request.GET, size=PAGE_SIZE)
@@ -33,8 +37,10 @@ def index(request):
 @require("audit.view_auditentry")
 def entry(request, entry_id):
     entry = get_object_or_404(AuditEntry, pk=entry_id)
-    previous = AuditEntry.objects.filter(hash=entry.prev_hash).only("id").first()
-    following = AuditEntry.objects.filter(prev_hash=entry.hash).only("id").first()
+    # Chain order is id order (record() appends under a lock), so the neighbours
+    # are found on the primary key; the template says whether their hashes link.
+    previous = AuditEntry.objects.filter(id__lt=entry.id).order_by("-id").only("id", "hash").first()
+    following = AuditEntry.objects.filter(id__gt=entry.id).order_by("id").only("id", "prev_hash").first()
     return render(request, "audit/entry.html", {
         "entry": entry, "diff": entry.diff(), "hash_ok": entry.compute_hash() == entry.hash,
         "previous": previous, "following": following,
