@@ -108,11 +108,17 @@ def main(argv):
         # Loads the runbook library and demo data; creates the admin only once.
         setup = manage(python, env, "load_demo", "--create-admin", capture=True)
         venv_bin = python.parent
+        # gunicorn runs several worker processes: prometheus_client's multiprocess
+        # mode adds their counters up, so /metrics does not jump between workers.
+        metrics_dir = data_dir / "metrics"
+        services.remove_tree(metrics_dir)
+        metrics_dir.mkdir()
+        web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
         children.append(services.Process(
             "web", [str(venv_bin / "gunicorn"), "ops_console.wsgi", "--bind", f"127.0.0.1:{args.port}",
                     "--workers", "2", "--threads", "4", "--timeout", "60",
                     "--access-logfile", str(logs / "access.log")],
-            env=env, cwd=provision.REPO, log=logs / "web.log").start())
+            env=web_env, cwd=provision.REPO, log=logs / "web.log").start())
         children.append(services.Process(
             "worker", [str(venv_bin / "celery"), "-A", "ops_console", "worker", "-Q", "celery,default",
                        "--concurrency", "2", "-l", "info", "-n", "standalone@%h"],

@@ -233,6 +233,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ops_console.escalation.tasks.retry_deliveries",
         "schedule": timedelta(seconds=15),
     },
+    "incidents-prune-payloads": {  # raw webhook bodies older than 30 days
+        "task": "ops_console.incidents.tasks.prune_payloads",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 LOGGING = {

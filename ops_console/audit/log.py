@@ -1,7 +1,10 @@
 """record(): the one way to write the audit log. Call it inside the same
 transaction as the change it describes."""
+import ipaddress
 import json
+import math
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +21,23 @@ def _plain(value):
     value and the hashed value are the same."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return _numbers_as_stored(json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
+
+
+def _numbers_as_stored(value):
+    """Floats as PostgreSQL's jsonb gives them back: it keeps numbers as decimals,
+    so 1e16 returns as the integer 10000000000000000, and NaN cannot be stored."""
+    if isinstance(value, dict):
+        return {key: _numbers_as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_stored(item) for item in value]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) >= 1e16:
+            return int(value)
+        return value + 0.0  # -0.0 becomes 0.0
+    return value
 
 
 def _ip(value):
@@ -27,12 +46,11 @@ def _ip(value):
     if not value:
         return None
     value = str(value).strip()
-    if ":" in value:
-        try:
-            return clean_ipv6_address(value)
-        except Exception:  # not an address at all: keep none rather than fail the change
-            return None
-    return value
+    try:
+        return clean_ipv6_address(value) if ":" in value else str(ipaddress.IPv4Address(value))
+    except (ValueError, ValidationError):
+        # Not an address (a proxy's "unknown"): record none rather than fail the change.
+        return None
 
 
 def record(action, *, obj=None, actor=None, before=None, after=None, object_type="", object_id="",
@@ -51,12 +69,13 @@ def record(action, *, obj=None, actor=None, before=None, after=None, object_type
         entry = AuditEntry(
             created_at=timezone.now(),
             actor=actor if getattr(actor, "pk", None) else None,
-            actor_name=getattr(actor, "username", "") or "",
+            actor_name=(getattr(actor, "username", "") or "")[:150],
             ip=_ip(ip or (ctx.ip if ctx else None)),
-            request_id=request_id or (ctx.request_id if ctx else ""),
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
+            # Cut to the columns' sizes here, so what is hashed is what is stored.
+            request_id=(request_id or (ctx.request_id if ctx else ""))[:64],
+            action=str(action)[:100],
+            object_type=str(object_type)[:100],
+            object_id=str(object_id)[:100],
             object_repr=str(object_repr)[:300],
             before=_plain(before),
             after=_plain(after),

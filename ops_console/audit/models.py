@@ -39,6 +39,10 @@ class AuditEntryQuerySet(models.QuerySet):
     def bulk_update(self, objs, fields, batch_size=None):
         raise AppendOnlyError("audit entries cannot be changed")
 
+    def bulk_create(self, objs, *args, **kwargs):
+        # Entries join the chain one at a time under its lock: only record() appends.
+        raise AppendOnlyError("audit entries are appended with audit.log.record()")
+
     def _update(self, values):
         raise AppendOnlyError("audit entries cannot be changed")
 

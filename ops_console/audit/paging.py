@@ -41,3 +41,11 @@ def keyset_page(queryset, params, size=50, key="id"):
     if before is not None:
         page.newer = getattr(items[0], key) if items else before - 1
     return page
+
+
+def query_without_cursor(params):
+    """The filter part of a page's query string, for links to other pages and exports."""
+    query = params.copy()
+    for key in ("before", "after"):
+        query.pop(key, None)
+    return query.urlencode()

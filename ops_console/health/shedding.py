@@ -42,8 +42,8 @@ class LoadSheddingMiddleware:
 
 
 def shed_response(limit):
-    body = {"error": "overloaded", "reason": f"more than {limit} API requests in flight in this process; "
-                                             f"retry in {RETRY_AFTER_SECONDS} s"}
+    body = {"error": "overloaded", "reason": f"{limit} API requests already in flight in this process "
+                                             f"(OPS_CONSOLE_API_MAX_INFLIGHT); retry in {RETRY_AFTER_SECONDS} s"}
     response = HttpResponse(json.dumps(body), status=503, content_type="application/json")
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

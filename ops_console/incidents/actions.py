@@ -27,9 +27,20 @@ def _name(user):
     return user.get_username() if getattr(user, "pk", None) else "system"
 
 
+def hold_audit_chain():
+    """Take the audit chain's lock before locking anything else. Every change
+    here writes an audit entry, and the chain's one head row stays locked until
+    commit: taken midway, after a row another transaction waits on while it
+    holds the chain, the two deadlock. Chain first, then rows, everywhere."""
+    from ops_console.audit.models import ChainHead
+
+    list(ChainHead.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
+
+
 def _lock(incident):
     """Row-lock the incident for the rest of the transaction and refresh the
     caller's copy, so two people acting at once are serialised."""
+    hold_audit_chain()
     Incident.objects.select_for_update().filter(pk=incident.pk).values_list("pk", flat=True).get()
     incident.refresh_from_db()
     return incident

@@ -5,6 +5,7 @@ Alertmanager delivers at least once and retries only on 5xx, so: a body we
 cannot read is a 400 (kept for inspection), a failure of ours is a 5xx (the
 alert comes again), and everything is idempotent. An alert instance is its
 fingerprint plus its start time; its state is its own `status`, never endsAt."""
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ops_console.monitoring.models import Service
@@ -92,8 +93,6 @@ def _time(value, where, required=True):
 
 def fingerprint_of(labels):
     """Alertmanager always sends one; this stands in for very old senders."""
-    import hashlib
-
     text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -186,13 +185,17 @@ class Router:
         return ",".join(f"{name}={alert.labels.get(name, '')}" for name in self.dedup_labels)[:300]
 
     def services_for(self, labels):
-        slugs = [labels[name] for name in ("service", "job") if labels.get(name)]
-        missing = [slug for slug in slugs if slug not in self._services]
-        if missing:
-            found = {s.slug: s for s in Service.objects.filter(slug__in=missing)}
-            for slug in missing:
-                self._services[slug] = found.get(slug)
-        return [s for s in dict.fromkeys(self._services[slug] for slug in slugs) if s is not None][:1]
+        """The service named by the `service` label, else the one whose slug
+        or Prometheus selector matches the `job` label (job="ai_core")."""
+        service, job = labels.get("service", ""), labels.get("job", "")
+        if (service, job) not in self._services:
+            match = Q(slug__in=[name for name in (service, job) if name])
+            if job:
+                match |= Q(selector=f'job="{job}"')
+            found = list(Service.objects.filter(match)) if service or job else []
+            ranked = sorted(found, key=lambda s: (s.slug != service, s.slug != job))
+            self._services[(service, job)] = ranked[:1]
+        return self._services[(service, job)]
 
     def runbook_for(self, name, runbook_url=""):
         """The runbook whose `alerts` names the alert, else the console runbook
@@ -222,8 +225,9 @@ def _open_incident_for(router, key, alert=None, event=None, source="alertmanager
     winner's incident."""
     if alert is not None:
         labels = alert.labels
-        fields = dict(title=_alert_title(alert), severity=router.severity_for(labels.get(router.routing.severity_label)),
-                      services=router.services_for(labels), summary=alert.annotations.get("description", ""),
+        severity = router.severity_for(labels.get(router.routing.severity_label))
+        fields = dict(title=_alert_title(alert), severity=severity, services=router.services_for(labels),
+                      summary=alert.annotations.get("description", ""),
                       runbook=router.runbook_for(alert.name, alert.annotations.get("runbook_url", "")),
                       detected_at=alert.starts_at, message=f"Opened by alert {alert.name or alert.fingerprint}.")
     else:
@@ -249,16 +253,6 @@ def _insert_new(rows, payload, now):
     Alert.objects.bulk_create(rows, ignore_conflicts=True)
     return set(Alert.objects.filter(last_payload=payload, first_received_at=now).values_list(
         "fingerprint", "starts_at"))
-
-
-def _hold_audit_chain():
-    """Take the audit chain's lock before this delivery locks anything else.
-    Opening or resolving an incident writes an audit entry, and the chain's
-    one head row stays locked until commit: taken midway, after an incident
-    row or dedup key another delivery is waiting on, two deliveries deadlock."""
-    from ops_console.audit.models import ChainHead
-
-    list(ChainHead.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
 
 
 def _fire_all(router, alerts, keys, incidents, payload, now, summary):
@@ -345,7 +339,7 @@ def apply_alertmanager(alerts, payload):
     keys = [router.dedup_key(alert) for alert in new_firing]
     incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))} if keys else {}
     if resolving or set(keys) - set(incidents):
-        _hold_audit_chain()
+        actions.hold_audit_chain()
     for row, alert in resolving:
         _resolve(router, row, alert, payload, now, summary)
     if new_firing:
@@ -369,8 +363,10 @@ def apply_event(event, payload):
     if incident is None:
         return {"result": "no open incident for this dedup_key"}
     target = Status.ACKNOWLEDGED if event.action == "acknowledge" else Status.RESOLVED
+    sender = f"API token “{payload.token.name}”" if payload.token_id else "the events API"
     try:
-        actions.do_change_status(incident, target, acting_user=None, via="api")
+        actions.do_change_status(incident, target, acting_user=None, via="api",
+                                 message=f"{target.label} by {sender}.")
     except TransitionNotAllowed as exc:
         return {"result": exc.message, "incident": incident.reference}
     return {"result": target, "incident": incident.reference}

@@ -80,18 +80,19 @@ def runbook_links(incident):
     return {"runbook_url": page, "start_run_url": f"{start}?{urlencode({'incident': incident.reference})}"}
 
 
-def detail_context(request, incident):
+def detail_context(incident):
+    """Everything the incident page shows; querysets stay lazy, so the polled
+    live part only runs the queries its template uses."""
     return {
         **runbook_links(incident),
         "incident": incident,
         "escalation": hooks.board_status([incident]).get(incident.pk, {}),
-        "timeline": incident.timeline.select_related("actor"),
+        "timeline": incident.timeline.all(),
         "alerts": incident.alerts.all()[:100],
         "runs": incident.run_links.select_related("run__runbook"),
         "services": incident.services.all(),
         "responders": incident.responders.all(),
         "transitions": incident.allowed_transitions(),
-        "status_labels": dict(Status.choices),
         "severity_form": SeverityForm(initial={"severity": incident.severity}),
         "commander_form": CommanderForm(initial={"commander": incident.commander}),
         "note_form": NoteForm(),
@@ -103,14 +104,14 @@ def detail_context(request, incident):
 @require("incidents.view_incident")
 def detail(request, reference):
     incident = get_incident(reference)
-    return render(request, "incidents/detail.html", detail_context(request, incident))
+    return render(request, "incidents/detail.html", detail_context(incident))
 
 
 @require("incidents.view_incident")
 def timeline(request, reference):
     """The live part of the incident page (status, countdown, timeline), polled by htmx."""
     incident = get_incident(reference)
-    response = render(request, "incidents/partials/live.html", detail_context(request, incident))
+    response = render(request, "incidents/partials/live.html", detail_context(incident))
     if incident.status == Status.CLOSED:
         response.status_code = STOP_POLLING
     return response

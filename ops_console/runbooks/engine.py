@@ -72,8 +72,13 @@ def _lock(run_id):
 
 
 def _advance(run, doc=None):
-    """Move the run forward from its current state (the caller holds the run's lock)."""
+    """Move the run forward from its current state (the caller holds the run's lock).
+    Steps run in order; a manual checklist item waits for its confirmation without
+    holding up the steps after it, so diagnostics run while people tick items off."""
+    if run.finished:
+        return
     doc = doc or run.document()
+    checklist_open = False
     # Only the columns deciding the next move: outputs can be large.
     for step_run in run.steps.order_by("index").only("id", "run_id", "index", "title", "status", "attempts"):
         step = doc.steps[step_run.index]
@@ -92,9 +97,27 @@ def _advance(run, doc=None):
                 step_run.save(update_fields=["status", "expires_at"])
             else:
                 _enqueue(step_run, step)
+        if step_run.status == StepRun.WAITING and step.kind == "manual":
+            checklist_open = True
+            continue
         _set_run_status(run, Run.WAITING if step_run.status == StepRun.WAITING else Run.RUNNING)
         return
-    _finish_run(run, Run.SUCCEEDED)
+    if checklist_open:
+        _set_run_status(run, Run.WAITING)
+    else:
+        _finish_run(run, Run.SUCCEEDED)
+
+
+def blocking_step(step_runs, doc):
+    """The first step the run cannot move past (open checklist items do not count)."""
+    for step_run in step_runs:
+        step = doc.steps[step_run.index]
+        if step_run.status in StepRun.DONE or (step_run.status == StepRun.FAILED and step.on_failure == "continue"):
+            continue
+        if step_run.status == StepRun.WAITING and step.kind == "manual":
+            continue
+        return step_run
+    return None
 
 
 def _set_run_status(run, status):
@@ -180,6 +203,9 @@ def execute_step(step_run_id, chain=True):
             step_run, token = _chain.next or (None, None)
         finally:
             _chain.active, _chain.next = False, None
+        if token and not StepRun.objects.filter(pk=step_run.pk, claim_token=token, status=StepRun.RUNNING).update(
+                heartbeat_at=timezone.now()):
+            break  # cancelled (or reset) since it was claimed: leave it alone
     return True
 
 
@@ -342,24 +368,16 @@ def do_skip(step_run_id, *, actor):
         if step.kind == "approval":
             _check_approver(run, step, actor)  # skipping a gate is approving it
         before = _snapshot(step_run)
+        was_failed = step_run.status == StepRun.FAILED
         step_run.set_status(StepRun.SKIPPED)
         step_run.confirmed_by, step_run.confirmed_at = actor, timezone.now()
         step_run.finished_at = step_run.finished_at or step_run.confirmed_at
         step_run.save(update_fields=["status", "confirmed_by", "confirmed_at", "finished_at"])
-        if run.status == Run.FAILED:
+        if run.status == Run.FAILED and was_failed:
             _reopen(run)
         record("step.skipped", obj=run, actor=actor, before=before, after=_snapshot(step_run))
         _advance(run)
     return step_run
-
-
-def _first_open_step(run):
-    doc = run.document()
-    for step_run in run.steps.order_by("index"):
-        on_failure = doc.steps[step_run.index].on_failure
-        if step_run.status not in StepRun.DONE and not (step_run.status == StepRun.FAILED and on_failure == "continue"):
-            return step_run
-    return None
 
 
 def _reopen(run):
@@ -374,7 +392,7 @@ def do_retry(step_run_id, *, actor):
         run, step_run, step = _step_for_action(step_run_id, StepRun.FINISHED, "retried")
         if run.status != Run.FAILED:
             raise ActionRefused("Only a failed run can be retried from a step.")
-        blocking = _first_open_step(run)
+        blocking = blocking_step(run.steps.order_by("index"), run.document())
         if blocking is not None and step_run.index > blocking.index:
             raise ActionRefused(f"Retry from step {blocking.index + 1} or an earlier one: the run stopped there.")
         before = _snapshot(step_run)

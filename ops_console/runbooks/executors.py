@@ -323,10 +323,8 @@ class WaitExecutor(Executor):
         ctx.command = f"sleep {seconds:g}s"
         if seconds > step.timeout:
             raise StepError(f"wait of {seconds:g}s is longer than the step timeout {step.timeout:g}s")
-        while time.monotonic() - started < seconds:
-            if not ctx.progress(f"waiting {seconds:g}s\n"):
-                return Outcome(ok=False, error="stopped: the run was cancelled", cancelled=True)
-            time.sleep(min(self.TICK, max(0, seconds - (time.monotonic() - started))))
+        if seconds and not self._sleep(ctx, seconds, f"waiting {seconds:g}s\n"):
+            return Outcome(ok=False, error="stopped: the run was cancelled", cancelled=True)
         return Outcome(ok=True, output=f"waited {seconds:g}s\n")
 
     def _until(self, ctx, query, started):
@@ -344,9 +342,19 @@ class WaitExecutor(Executor):
             if now - started >= step.timeout:
                 return Outcome(ok=False, output=output, value=values, expectation_met=False,
                                error=f"condition {step.expect} did not hold for {hold:g}s within {step.timeout:g}s")
-            if not ctx.progress(output):
+            if not self._sleep(ctx, interval, output):
                 return Outcome(ok=False, output=output, error="stopped: the run was cancelled", cancelled=True)
-            time.sleep(interval)
+
+    def _sleep(self, ctx, seconds, output):
+        """Sleep in short ticks, reporting progress (the heartbeat) -> False when told to stop."""
+        until = time.monotonic() + seconds
+        while True:
+            if not ctx.progress(output):
+                return False
+            left = until - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(self.TICK, left))
 
 
 class PersonStep(Executor):

@@ -1,5 +1,6 @@
 """What the run and runbook pages show: the run's steps joined with their
 parsed definitions, and which buttons this user may press."""
+import re
 from dataclasses import dataclass
 
 from ops_console.ui.markdown import render as render_markdown
@@ -8,13 +9,17 @@ from . import engine
 from .models import StepRun
 
 
+# ```shell title="x" auto=true -> ```shell: Python-Markdown reads only a bare language word.
+FENCE_INFO = re.compile(r"^([ \t]*(?:`{3,}|~{3,}))[ \t]*([\w+-]+)[^\n`]*$", re.MULTILINE)
+
+
 def runbook_body(source):
-    """The Markdown without its YAML front matter."""
+    """The Markdown to show: without its YAML front matter, fences with their kind only."""
     if source.startswith("---\n"):
         end = source.find("\n---", 4)
         if end != -1:
-            return source[end + 4:].lstrip("\n")
-    return source
+            source = source[end + 4:].lstrip("\n")
+    return FENCE_INFO.sub(r"\1\2", source)
 
 
 @dataclass
@@ -43,8 +48,8 @@ def run_view(run, user, now):
     may_confirm = user.has_perm("runbooks.confirm_step")
     may_approve = user.has_perm("runbooks.approve_step")
     starter = run.started_by_id == user.pk
-    blocking = next((sr.index for sr in step_runs if sr.status in (StepRun.FAILED, StepRun.WAITING)
-                     and not (sr.status == StepRun.FAILED and doc.steps[sr.index].on_failure == "continue")), None)
+    blocking = engine.blocking_step(step_runs, doc)
+    blocking = blocking.index if blocking is not None else None
     views = []
     for step_run in step_runs:
         step = doc.steps[step_run.index]

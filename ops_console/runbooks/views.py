@@ -160,16 +160,17 @@ def start(request, slug):
 
 @require("runbooks.view_run")
 def runs(request):
-    status = request.GET.get("status", "")
-    slug = request.GET.get("runbook", "")
+    status, slug, incident = (request.GET.get(name, "").strip() for name in ("status", "runbook", "incident"))
     queryset = Run.objects.select_related("runbook", "version", "started_by")
     if status:
         queryset = queryset.filter(status=status)
     if slug:
         queryset = queryset.filter(runbook__slug=slug)
+    if incident:
+        queryset = queryset.filter(context__incident=incident)
     page = Paginator(queryset, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "runbooks/runs.html", {"page": page, "status": status, "runbook_slug": slug,
-                                                  "statuses": [s for s, _ in Run.STATUSES]})
+                                                  "incident": incident, "statuses": [s for s, _ in Run.STATUSES]})
 
 
 @require("runbooks.view_run")

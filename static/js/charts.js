@@ -57,10 +57,15 @@
       series.push({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false,
                     value: function (u, v) { return format(unit, v); } });
     });
+    // Axis text and grid follow the page's colours (light and dark themes).
+    var style = getComputedStyle(el);
+    var text = style.color, grid = { stroke: style.getPropertyValue("--line").trim() || "#d9dce1", width: 1 };
     var opts = {
       width: Math.max(el.clientWidth - 2, 200), height: HEIGHT, series: series,
       scales: { x: { time: true } },
-      axes: [{}, { size: 70, values: function (u, vals) { return vals.map(function (v) { return format(unit, v); }); } }],
+      axes: [{ stroke: text, grid: grid, ticks: grid },
+             { stroke: text, grid: grid, ticks: grid, size: 70,
+               values: function (u, vals) { return vals.map(function (v) { return format(unit, v); }); } }],
       legend: { show: body.series.length > 0 },
       hooks: { draw: [markerHook(body.marker)] },
     };

@@ -13,3 +13,9 @@ def entries(db):
                        before={"n": i}, after={"n": i + 1}, **kw) for i in range(n)]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Each signed-in test user costs a full PBKDF2 hash otherwise (most of a test's time here).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -93,3 +93,11 @@ def test_one_incident_exports_with_its_timeline(client_as, make_user):
 def test_audit_log_export_needs_its_permission(client_as, db):
     assert client_as("responder").get(reverse("audit:export_csv")).status_code == 403
     assert client_as("commander").get(reverse("audit:export_json")).status_code == 403
+
+
+def test_a_bad_filter_is_refused_with_the_reason(client_as, db):
+    client = client_as("auditor")
+    response = client.get(reverse("audit:export_csv"), {"since": "2026-02-30"})
+    assert response.status_code == 400 and b"since: Enter a valid date." in response.content
+    response = client.get(reverse("audit:incidents_json"), {"since": "2026-05-02", "until": "2026-05-01"})
+    assert response.status_code == 400 and b"must not be after" in response.content

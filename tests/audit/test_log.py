@@ -29,6 +29,27 @@ def test_record_takes_object_and_actor(make_user):
     assert verify().ok
 
 
+@pytest.mark.parametrize("given, stored", [("10.0.0.7", "10.0.0.7"), ("::ffff:10.0.0.7", "::ffff:10.0.0.7"),
+                                           ("unknown", None), ("10.0.0.7:5000", None), ("", None)])
+def test_addresses_are_stored_as_the_database_returns_them(db, given, stored):
+    entry = record("thing.done", ip=given)
+    assert AuditEntry.objects.get(pk=entry.pk).ip == stored
+    assert verify().ok
+
+
+def test_values_survive_the_database_round_trip_unchanged(db):
+    """What jsonb gives back must hash the same as what was recorded."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    value = {"big": 1e16, "small": 1.5e-07, "neg_zero": -0.0, "nan": float("nan"), "when": dt.datetime(2026, 1, 1),
+             "amount": decimal.Decimal("1.10"), "id": uuid.UUID(int=5), "text": "zürich \u2603", "nested": [[1, 2.5]]}
+    entry = record("thing.done", before=value, after={"n": 10**20})
+    assert AuditEntry.objects.get(pk=entry.pk).compute_hash() == entry.hash
+    assert verify().ok
+
+
 def test_the_application_refuses_to_change_or_delete(entries):
     entry = entries(1)[0]
     with pytest.raises(AppendOnlyError):
@@ -39,6 +60,10 @@ def test_the_application_refuses_to_change_or_delete(entries):
         AuditEntry.objects.filter(pk=entry.pk).update(action="x")
     with pytest.raises(AppendOnlyError):
         AuditEntry.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.bulk_update([entry], ["action"])
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.bulk_create([AuditEntry(action="forged", prev_hash="0", hash="1")])
     assert AuditEntry.objects.get(pk=entry.pk).action == "thing.changed"
 
 

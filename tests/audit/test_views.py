@@ -16,6 +16,8 @@ def test_audit_log_lists_entries_newest_first(client_as, entries):
     assert response.status_code == 200
     ids = [e.id for e in response.context["page"].items]
     assert ids == sorted(ids, reverse=True) and len(ids) >= 3
+    body = client_as("auditor").get(reverse("audit:index"), {"action": "thing.changed"}).content.decode()
+    assert 'href="/audit/export.csv?action=thing.changed"' in body
 
 
 def test_audit_log_filters_by_action_actor_object_and_period(client_as, make_user):
@@ -186,3 +188,10 @@ def test_run_page_shows_version_parameters_commands_output_and_who_confirmed(cli
     assert "Confirmed by: <strong>carl</strong>" in body and "Approved by: <strong>cora</strong>" in body
     assert f'href="/audit/incidents/{inc.reference}/"' in body
     assert "systemctl restart app" in body  # the exact source that ran
+
+
+def test_entry_page_shows_nested_values_as_json(client_as, db):
+    entry = record("thing.changed", before={"labels": ["a"]}, after={"labels": ["a", "b"], "note": "<b>x</b>"})
+    body = client_as("auditor").get(reverse("audit:entry", args=[entry.pk])).content.decode()
+    assert "&quot;a&quot;,\n  &quot;b&quot;" in body
+    assert "&lt;b&gt;x&lt;/b&gt;" in body and "<b>x</b>" not in body

@@ -4,6 +4,7 @@ all land; pages are never shed."""
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
+from prometheus_client import REGISTRY
 
 from ops_console.health.shedding import LoadSheddingMiddleware
 from ops_console.incidents.intake_config import do_create_token
@@ -29,10 +30,12 @@ def nested(path, depth):
 
 def test_the_request_beyond_the_limit_is_shed_with_503_and_retry_after(settings):
     settings.API_MAX_INFLIGHT = 2
+    shed_before = REGISTRY.get_sample_value("ops_console_api_shed_total") or 0
     assert nested("/api/v1/events", 1).status_code == 200          # two in flight: fine
     response = nested("/api/v1/events", 2)                          # the third is shed
     assert response.status_code == 503 and response["Retry-After"] == "5"
-    assert b"more than 2 API requests in flight" in response.content
+    assert b"2 API requests already in flight" in response.content
+    assert REGISTRY.get_sample_value("ops_console_api_shed_total") == shed_before + 1
 
 
 def test_pages_are_never_shed_and_zero_means_no_limit(settings):

@@ -89,7 +89,8 @@ def test_commander_change(make_user):
 
 def test_note_is_markdown_sanitized(make_user):
     incident = open_incident()
-    event = actions.do_add_note(incident, "**rolled back** <script>alert(1)</script>", acting_user=make_user("responder"))
+    note = "**rolled back** <script>alert(1)</script>"
+    event = actions.do_add_note(incident, note, acting_user=make_user("responder"))
     assert "<strong>rolled back</strong>" in event.html
     assert "<script>" not in event.html
     with pytest.raises(ValidationError):

@@ -97,6 +97,14 @@ def test_warning_maps_to_a_non_paging_severity_and_service_and_runbook(post_json
     assert list(incident.services.all()) == [service] and incident.runbook == runbook
 
 
+def test_service_found_by_its_prometheus_job(post_json):
+    from ops_console.monitoring.models import Service
+
+    ai_core = Service.objects.create(slug="ai-core", name="AI Core", selector='job="ai_core"')
+    post_json(AM_URL, am_payload(am_alert(name="ServiceDown", labels={"job": "ai_core"})))
+    assert list(Incident.objects.get().services.all()) == [ai_core]
+
+
 def test_runbook_from_runbook_url_annotation(post_json):
     from ops_console.runbooks.models import Runbook
 
@@ -197,7 +205,8 @@ def test_events_trigger_acknowledge_resolve(post_json):
     assert post_json(EVENTS_URL, {"event_action": "resolve", "dedup_key": "db-disk"}).json()["result"] == "resolved"
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
-    assert incident.timeline.get(kind="acknowledged").data == {"via": "api"}
+    acknowledged = incident.timeline.get(kind="acknowledged")
+    assert acknowledged.data == {"via": "api"} and "API token “alertmanager-test”" in acknowledged.message
 
 
 @pytest.mark.parametrize("body,message", [

@@ -54,3 +54,12 @@ def test_concurrent_alerts_of_one_problem_share_one_incident(db):
     incident = Incident.objects.get()
     assert incident.alerts.count() == 3
     assert incident.timeline.filter(kind="alert_fired").count() == 3
+
+
+def test_overlapping_batches_in_any_order_open_each_incident_once():
+    names = [f"fp-{n}" for n in range(6)]
+    bodies = [json.dumps(am_payload(*[am_alert(fingerprint=fp) for fp in order])).encode()
+              for order in (names, names[::-1], names[2:] + names[:2], names[3:] + names[:3])]
+    assert deliver_at_once(bodies) == [200] * 4
+    assert Incident.objects.count() == 6 and Alert.objects.count() == 6
+    assert TimelineEvent.objects.filter(kind="alert_fired").count() == 6

@@ -12,7 +12,6 @@ def responder(make_user):
     return make_user("responder")
 
 
-
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Many users per test module: the default hasher is slow on purpose."""

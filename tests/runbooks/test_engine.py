@@ -61,6 +61,14 @@ def test_manual_and_approval_steps(db, responder, commander):
     assert AuditEntry.objects.filter(action="step.approved", actor=commander).exists()
 
 
+def test_an_open_checklist_item_does_not_hold_up_the_diagnostics(db, responder):
+    run = drive(start(step("manual", "Acknowledge the page"), shell("echo diagnosis"), actor=responder))
+    assert statuses(run) == ["waiting", "succeeded"] and run.status == "waiting"
+    engine.do_confirm(run.steps.get(index=0).pk, actor=responder)
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+
+
 def test_the_starter_cannot_approve_their_own_run(db, commander):
     run = start(step("approval", "Roll back?"), actor=commander)
     with pytest.raises(engine.ActionRefused, match="another commander"):
@@ -190,3 +198,36 @@ def test_phase_overruns_are_recorded_once(db, responder):
 
 def test_a_runbook_without_steps_succeeds_at_once(db, responder):
     assert start(actor=responder).status == Run.SUCCEEDED
+
+
+@pytest.mark.parametrize("kind, body, attrs, waits", [
+    ("shell", "uptime", {"auto": False}, True), ("shell", "uptime", {"auto": True}, False),
+    ("shell", "uptime", {"auto": True, "confirm": True}, True), ("http", "GET http://x/", {"auto": True}, False),
+    ("http", "POST http://x/", {"auto": True, "method": "POST"}, True), ("promql", "up", {"auto": True}, False),
+    ("manual", "Tell them", {}, True), ("approval", "Go?", {}, True),
+])
+def test_which_steps_wait_for_a_person(kind, body, attrs, waits):
+    assert engine.needs_person(step(kind, body, **attrs)) is waits
+
+
+@pytest.mark.integration
+def test_fifty_megabytes_of_output_are_stored_bounded(db, responder):
+    run = drive(start(shell("head -c 50000000 /dev/zero | tr '\\0' x; echo; echo done"), actor=responder))
+    stored = run.steps.get()
+    assert stored.status == "succeeded" and stored.output.endswith("done\n")
+    assert len(stored.output) < 200_000 and stored.output_cut > 49_000_000
+
+
+def test_a_step_claimed_for_this_worker_is_not_run_once_cancelled(db, make_user, responder, tmp_path, monkeypatch):
+    marker = tmp_path / "second"
+    run = start(shell("echo first"), shell(f"touch {marker}"), actor=responder)
+    real_finish = engine.finish_step
+
+    def finish_then_cancel(step_run, *args, **kwargs):
+        real_finish(step_run, *args, **kwargs)
+        if step_run.index == 0:  # the next step is now claimed for this worker; someone cancels
+            engine.do_cancel(run.pk, actor=make_user("commander"))
+
+    monkeypatch.setattr(engine, "finish_step", finish_then_cancel)
+    drive(run)
+    assert statuses(run) == ["succeeded", "cancelled"] and not marker.exists()

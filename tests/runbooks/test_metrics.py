@@ -24,3 +24,10 @@ def test_step_runs_by_kind_and_status_and_duration_histogram(db):
     assert got[(hist, f"{hist}_bucket", (("kind", "shell"), ("le", "2.5")))] == 2
     assert got[(hist, f"{hist}_bucket", (("kind", "shell"), ("le", "+Inf")))] == 3
     assert got[(hist, f"{hist}_sum", (("kind", "shell"),))] == 3.1
+
+
+def test_the_metrics_endpoint_serves_them(client, db):
+    drive(start(shell("true")))
+    body = client.get("/metrics").content.decode()
+    assert 'ops_console_runbook_step_runs_total{kind="shell",status="succeeded"} 1.0' in body
+    assert 'ops_console_runbook_step_duration_seconds_count{kind="shell"} 1.0' in body

@@ -41,13 +41,15 @@ def test_runbook_page_renders_sanitized_markdown_steps_and_phases(client_as):
     doc = make_doc(shell("df -h", title="Free space", phase=0), slug="disk-full",
                    phases=[Phase(index=0, title="Check", heading="Check (0-5 min)", budget_start_min=0,
                                  budget_end_min=5)])
-    make_version(doc, source="---\ntitle: x\n---\n# Disk\n\nSome **bold** text <script>alert(1)</script>\n")
+    make_version(doc, source="---\ntitle: x\n---\n# Disk\n\nSome **bold** text <script>alert(1)</script>\n\n"
+                             "```shell title=\"Free space\" auto=true\ndf -h\n```\n")
     response = client_as("auditor").get("/runbooks/disk-full/")
     content = response.content.decode()
     assert response.status_code == 200
     assert "<strong>bold</strong>" in content and "<script>alert" not in content
     assert "Free space" in content and "0–5 min" in content
     assert "title: x" not in content  # front matter is not shown as prose
+    assert '<code class="language-shell">df -h' in content  # a fence with attributes still renders as code
     assert "Start a run" not in content  # the auditor cannot start runs
 
 
@@ -148,9 +150,11 @@ def test_the_starter_sees_why_they_cannot_approve(client_as):
 
 
 def test_runs_list(client_as, make_user):
-    run = drive(start(shell("true"), actor=make_user("responder")))
+    run = drive(start(shell("true"), actor=make_user("responder"), context={"incident": "INC-42"}))
     client = client_as("auditor")
     assert f"/runs/{run.pk}/" in client.get("/runs/").content.decode()
+    assert f"/runs/{run.pk}/" in client.get("/runs/?incident=INC-42").content.decode()
+    assert b"No runs match" in client.get("/runs/?incident=INC-43").content
     assert b"No runs match" in client.get("/runs/?status=failed").content
 
 

@@ -1,4 +1,6 @@
 """Template helpers of the audit pages."""
+import json
+
 from django import template
 
 register = template.Library()
@@ -19,3 +21,13 @@ def percent_of(part, whole):
         return round(100 * float(part) / float(whole), 1) if whole else 0
     except (TypeError, ValueError):
         return 0
+
+
+@register.filter
+def as_json(value):
+    """A before/after value as people read it: strings as they are, the rest as JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)

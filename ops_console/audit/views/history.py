@@ -12,10 +12,10 @@ from ops_console.incidents.models import Incident, Severity
 from ops_console.runbooks.models import Run, StepRun
 
 from .. import history
-from ..exports import csv_response, json_response
+from ..exports import bad_filter, csv_response, json_response
 from ..forms import IncidentFilterForm
 from ..models import AuditEntry, Postmortem
-from ..paging import keyset_page
+from ..paging import keyset_page, query_without_cursor
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 1000
@@ -33,13 +33,11 @@ def incidents(request):
     queryset = history.with_listing_relations(history.filter_incidents(form))
     page = keyset_page(queryset, request.GET, size=PAGE_SIZE, key="pk")
     history.attach_services_and_runs(page.items)
-    query = request.GET.copy()
-    for key in ("before", "after"):
-        query.pop(key, None)
-    return render(request, "audit/incidents.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, "audit/incidents.html",
+                  {"form": form, "page": page, "query": query_without_cursor(request.GET)})
 
 
-def _incident(reference):
+def incident_or_404(reference):
     incident = Incident.objects.by_reference(reference).select_related("severity", "commander", "opened_by").first()
     if incident is None:
         raise Http404(f"No incident {reference}")
@@ -57,7 +55,7 @@ def _live_url(obj):
 @require_GET
 @require("incidents.view_incident")
 def incident(request, reference):
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     timeline = list(incident.timeline.all()[: TIMELINE_LIMIT + 1])
     links = list(incident.run_links.select_related("run__runbook", "run__version", "run__started_by")
                  .order_by("created_at"))
@@ -74,6 +72,8 @@ def incident(request, reference):
 @require("incidents.view_incident")
 def export_incidents(request, fmt):
     form = _form(request)
+    if form.is_bound and not form.is_valid():
+        return bad_filter(form)
     queryset = history.filter_incidents(form).select_related("severity", "commander").prefetch_related("services")
     rows = (history.incident_row(i, settings.BASE_URL) for i in queryset.order_by("pk").iterator(chunk_size=1000))
     name = f"incidents-{form.filename_part()}.{fmt}"
@@ -85,7 +85,7 @@ def export_incidents(request, fmt):
 @require_GET
 @require("incidents.view_incident")
 def export_incident(request, reference, fmt):
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     events = (history.event_row(e, incident.reference) for e in incident.timeline.all().iterator(chunk_size=2000))
     name = f"{incident.reference}.{fmt}"
     if fmt == "csv":

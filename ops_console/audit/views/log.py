@@ -4,10 +4,10 @@ from django.views.decorators.http import require_GET
 
 from ops_console.accounts.access import check, require
 
-from ..exports import csv_response, json_response
+from ..exports import bad_filter, csv_response, json_response
 from ..forms import AuditFilterForm
 from ..models import HASHED_FIELDS, AuditEntry
-from ..paging import keyset_page
+from ..paging import keyset_page, query_without_cursor
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = ("id", "created_at", "actor_id", "actor_name", "ip", "request_id", "action", "object_type",
@@ -30,7 +30,7 @@ def index(request):
     form, entries = _filtered(request)
     page = keyset_page(entries.only("id", "created_at", "actor_name", "ip", "action", "object_type", "object_id",
                                     "object_repr"), request.GET, size=PAGE_SIZE)
-    return render(request, "audit/index.html", {"form": form, "page": page, "query": _query_without_cursor(request)})
+    return render(request, "audit/index.html", {"form": form, "page": page, "query": query_without_cursor(request.GET)})
 
 
 @require_GET
@@ -51,6 +51,8 @@ def entry(request, entry_id):
 @require("audit.export_auditentry")
 def export(request, fmt):
     form, entries = _filtered(request)
+    if form.is_bound and not form.is_valid():
+        return bad_filter(form)
     rows = entries.order_by("id").values_list(*EXPORT_FIELDS).iterator(chunk_size=2000)
     name = f"audit-log-{form.filename_part()}.{fmt}"
     if fmt == "csv":
@@ -65,9 +67,3 @@ def _exact(row):
     row["created_at"] = row["created_at"].isoformat()
     return row
 
-
-def _query_without_cursor(request):
-    query = request.GET.copy()
-    for key in ("before", "after"):
-        query.pop(key, None)
-    return query.urlencode()

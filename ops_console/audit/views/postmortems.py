@@ -4,14 +4,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from ops_console.accounts.access import require
 from ops_console.ui.markdown import render as markdown
 
 from .. import postmortems
 from ..models import Postmortem, PostmortemVersion
-from .history import _incident
+from .history import incident_or_404
 
 VIEW, EDIT = "audit.view_postmortem", "audit.edit_postmortem"
 
@@ -23,7 +23,7 @@ def _postmortem(incident):
 @require_GET
 @require(VIEW)
 def detail(request, reference):
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     postmortem = _postmortem(incident)
     versions = list(postmortem.versions.only("number", "created_at", "created_by_name", "note")) if postmortem else []
     shown = postmortem.latest if postmortem else None
@@ -36,7 +36,7 @@ def detail(request, reference):
 @require_GET
 @require(VIEW)
 def version(request, reference, number):
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     shown = get_object_or_404(PostmortemVersion, postmortem__incident=incident, number=number)
     postmortem = shown.postmortem
     return render(request, "audit/postmortem.html", {
@@ -46,9 +46,10 @@ def version(request, reference, number):
     })
 
 
+@require_http_methods(["GET", "POST"])
 @require(EDIT)
 def edit(request, reference):
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     postmortem = _postmortem(incident)
     latest = postmortem.latest if postmortem else None
     body = latest.body if latest else postmortems.draft(incident)
@@ -74,7 +75,7 @@ def edit(request, reference):
 @require_GET
 @require(VIEW)
 def export(request, reference):
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     number = request.GET.get("version")
     versions = PostmortemVersion.objects.filter(postmortem__incident=incident)
     if number and number.isdigit():
