@@ -129,6 +129,9 @@ def main(argv):
             env=env, cwd=provision.REPO, log=logs / "beat.log").start())
         services.wait_for(lambda: services.http_ok(f"{base_url}/readyz"), 60, "the web server")
         print(setup.stdout.strip(), flush=True)
+        # The console checks its own stack with a shipped runbook: a green run to look at.
+        demo_run = manage(python, env, "start_demo_run", "--redis-port", str(args.redis_port), capture=True)
+        print(demo_run.stdout.rstrip(), flush=True)
         print(f"\n  Ops Console is running at {base_url}/\n  Logs: {logs}\n  Press Ctrl-C to stop.\n", flush=True)
         while True:
             for child in children:

@@ -212,3 +212,11 @@ def prometheus(tmp_path_factory):
     services.wait_for(has_data, 30, "Prometheus's first scrape")
     yield server
     server.stop()
+
+
+# --- speed -----------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Every signed-in test user costs a full PBKDF2 hash otherwise."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

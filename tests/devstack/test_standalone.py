@@ -2,6 +2,7 @@
 page, stops every child on Ctrl-C, keeps its data, and refuses a second copy."""
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -53,6 +54,20 @@ def read_until(proc, text, timeout=120):
     raise AssertionError(f"never printed {text!r}:\n{''.join(lines)}")
 
 
+def wait_for_run(db_path, run_id, timeout=60):
+    """The run's final status, read from the standalone console's own SQLite."""
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db_path, timeout=10) as db:
+            row = db.execute("SELECT status FROM runbooks_run WHERE id = ?", (run_id,)).fetchone()
+        status = row[0] if row else None
+        if status in ("succeeded", "failed", "cancelled"):
+            return status
+        time.sleep(0.5)
+    return status
+
+
 def stop(proc):
     proc.send_signal(signal.SIGINT)
     proc.wait(60)
@@ -71,6 +86,10 @@ def test_standalone_serves_stops_cleanly_keeps_data_and_refuses_a_second_copy(tm
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as r:
             assert r.status == 200 and b'name="password"' in r.read()
         assert len(processes_with(marker)) >= 5  # runner, redis, web, worker, beat (and their children)
+        # The console's own health check runbook runs green against its local services.
+        assert "Health check run: " in out
+        run_id = int(out.split("Health check run: ", 1)[1].split()[0].rstrip("/").rsplit("/", 1)[1])
+        assert wait_for_run(data_dir / "db.sqlite3", run_id) == "succeeded"
 
         second = start(data_dir, services.free_port(), services.free_port(), marker + "-2")
         second_out, _ = second.communicate(timeout=60)

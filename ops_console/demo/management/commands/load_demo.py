@@ -16,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--create-admin", action="store_true")
 
     def handle(self, create_admin, **options):
+        # The admin first: demo loaders create demo users of their own.
+        if create_admin:
+            self.create_admin()
         for config in apps.get_app_configs():
             if not config.name.startswith("ops_console."):
                 continue
@@ -26,12 +29,10 @@ class Command(BaseCommand):
                     raise
                 continue
             module.load(self.stdout)
-        if create_admin:
-            self.create_admin()
 
     def create_admin(self):
         User = get_user_model()
-        if User.objects.exists():
+        if User.objects.filter(is_superuser=True).exists():
             self.stdout.write("  Login: use your existing account (reset one with: .venv/bin/python manage.py "
                               "changepassword NAME)")
             return
