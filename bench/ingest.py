@@ -186,7 +186,7 @@ def main():
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/ingest.py needs PostgreSQL (DATABASE_URL=postgres://...)")
-    total = 500 if args.short else 5000
+    total = 300 if args.short else 5000
     token, raw = do_create_token("bench-ingest", acting_user=None)
     routing = AlertRouting.current()
     server = Gunicorn()

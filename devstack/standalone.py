@@ -130,6 +130,8 @@ def main(argv):
         services.wait_for(lambda: services.http_ok(f"{base_url}/readyz"), 60, "the web server")
         print(setup.stdout.strip(), flush=True)
         # The console checks its own stack with a shipped runbook: a green run to look at.
+        # Its PromQL step needs Prometheus's first scrape of itself (up to one interval).
+        wait_for_first_scrape(env["PROMETHEUS_URL"])
         demo_run = manage(python, env, "start_demo_run", "--redis-port", str(args.redis_port), capture=True)
         print(demo_run.stdout.rstrip(), flush=True)
         print(f"\n  Ops Console is running at {base_url}/\n  Logs: {logs}\n  Press Ctrl-C to stop.\n", flush=True)
@@ -147,6 +149,24 @@ def main(argv):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):
             child.stop()
+
+
+def wait_for_first_scrape(prometheus_url, timeout=30):
+    """Best effort: a slow first scrape only makes the demo run's PromQL step red."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.quote('up{job="prometheus"}')
+
+    def scraped():
+        with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?query={query}", timeout=2) as response:
+            return bool(json.load(response)["data"]["result"])
+
+    try:
+        services.wait_for(scraped, timeout, "Prometheus's first scrape")
+    except TimeoutError as exc:
+        provision.say(str(exc))
 
 
 # Extra services the standalone stack starts: callables (args, data_dir, env) -> [Process].

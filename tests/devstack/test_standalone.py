@@ -68,6 +68,13 @@ def wait_for_run(db_path, run_id, timeout=60):
     return status
 
 
+def step_report(db_path, run_id):
+    with sqlite3.connect(db_path, timeout=10) as db:
+        rows = db.execute('SELECT "index", kind, status, error, substr(output, 1, 300) FROM runbooks_steprun '
+                          "WHERE run_id = ? ORDER BY \"index\"", (run_id,)).fetchall()
+    return "\n".join(map(str, rows))
+
+
 def stop(proc):
     proc.send_signal(signal.SIGINT)
     proc.wait(60)
@@ -89,7 +96,7 @@ def test_standalone_serves_stops_cleanly_keeps_data_and_refuses_a_second_copy(tm
         # The console's own health check runbook runs green against its local services.
         assert "Health check run: " in out
         run_id = int(out.split("Health check run: ", 1)[1].split()[0].rstrip("/").rsplit("/", 1)[1])
-        assert wait_for_run(data_dir / "db.sqlite3", run_id) == "succeeded"
+        assert wait_for_run(data_dir / "db.sqlite3", run_id) == "succeeded", step_report(data_dir / "db.sqlite3", run_id)
 
         second = start(data_dir, services.free_port(), services.free_port(), marker + "-2")
         second_out, _ = second.communicate(timeout=60)

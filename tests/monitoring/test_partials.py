@@ -34,3 +34,32 @@ def test_an_open_incident_keeps_refreshing(live_prometheus):
 def test_a_service_without_panels_says_so(dead_prometheus):
     html = render_to_string("monitoring/partials/service_charts.html", {"service": make_service()})
     assert "No dashboard panels" in html
+
+
+def test_incident_page_shows_its_services_charts_with_the_start_marked(client_as, live_prometheus):
+    from ops_console.incidents import actions
+    from ops_console.incidents.models import Severity
+
+    service = make_service(panels=[UP_PANEL])
+    incident = actions.do_open_incident(title="Prometheus flaps", severity=Severity.objects.get(code="P2"),
+                                        services=[service])
+    body = client_as("responder").get(incident.get_absolute_url()).content.decode()
+    assert "Metrics around the incident" in body
+    assert f'data-marker="{incident.detected_at.timestamp():.0f}"' in body
+    assert 'data-testid="chart"' in body and "Targets up" in body
+
+
+def test_incident_page_says_prometheus_is_unreachable_quickly(client_as, dead_prometheus):
+    import time
+
+    from ops_console.incidents import actions
+    from ops_console.incidents.models import Severity
+
+    service = make_service(panels=[UP_PANEL])
+    incident = actions.do_open_incident(title="Dark", severity=Severity.objects.get(code="P2"), services=[service])
+    client = client_as("responder")
+    started = time.monotonic()
+    response = client.get(incident.get_absolute_url())
+    assert response.status_code == 200
+    assert time.monotonic() - started < 1.0
+    assert "Prometheus is unreachable" in response.content.decode()
