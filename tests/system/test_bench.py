@@ -21,11 +21,6 @@ def test_the_short_benchmark_writes_a_report_with_a_section_per_script(tmp_path)
     assert text.startswith("# Ops Console benchmark report (short (CI) mode)")
     assert "- Machine: " in text and "Django 5.2" in text and "PostgreSQL" in text and "Redis server" in text
     failed = re.findall(r"^## (\S+): FAILED.*$", text, flags=re.M)
-    if failed == ["ingest"] and "ingestion failed: statuses [503]" in text:
-        # Known bug, reported: two deliveries that each open several incidents deadlock on the audit
-        # chain head (ops_console/audit/log.py record() locks it after the first incident's insert,
-        # ops_console/incidents/ingest.py _fire_all opens the next); the loser answers 503.
-        pytest.xfail("ingest: concurrent deliveries deadlock on audit_chainhead and answer 503")
     assert not failed, f"benchmarks failed: {failed}\n{text[-4000:]}"
     sections = re.findall(r"^## .+$", text, flags=re.M)
     assert len(sections) == len(scripts), (sections, scripts)
