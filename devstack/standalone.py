@@ -128,13 +128,17 @@ def main(argv):
                      "-s", str(data_dir / "celerybeat-schedule")],
             env=env, cwd=provision.REPO, log=logs / "beat.log").start())
         services.wait_for(lambda: services.http_ok(f"{base_url}/readyz"), 60, "the web server")
-        print(setup.stdout.strip(), flush=True)
+        lines = setup.stdout.strip().splitlines()
+        login = [line for line in lines if line.strip().startswith("Login:")]
+        print("\n".join(line for line in lines if line not in login), flush=True)
         # The console checks its own stack with a shipped runbook: a green run to look at.
         # Its PromQL step needs Prometheus's first scrape of itself (up to one interval).
         wait_for_first_scrape(env["PROMETHEUS_URL"])
         demo_run = manage(python, env, "start_demo_run", "--redis-port", str(args.redis_port), capture=True)
         print(demo_run.stdout.rstrip(), flush=True)
-        print(f"\n  Ops Console is running at {base_url}/\n  Logs: {logs}\n  Press Ctrl-C to stop.\n", flush=True)
+        print(f"\n  Ops Console is running at {base_url}/", flush=True)
+        print("\n".join(login), flush=True)
+        print(f"  Logs: {logs}\n  Press Ctrl-C to stop.\n", flush=True)
         while True:
             for child in children:
                 if not child.alive():
