@@ -159,7 +159,11 @@ class Postgres:
         self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "restart"])
 
 
-class Prometheus:
+class _PrometheusComponent:
+    """Prometheus and Alertmanager start alike: a config, a data dir, a /-/ready probe."""
+
+    name = ""
+
     def __init__(self, port, config, data_dir):
         self.port, self.config, self.dir = port, Path(config), Path(data_dir)
         self.process = None
@@ -168,39 +172,34 @@ class Prometheus:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    def argv(self):
+        raise NotImplementedError
+
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
-        argv = ["prometheus", f"--config.file={self.config}", f"--storage.tsdb.path={self.dir / 'tsdb'}",
+        self.process = Process(self.name, self.argv(), log=self.dir / f"{self.name}.log").start()
+        wait_for(lambda: http_ok(f"{self.url}/-/ready"), 30, self.name)
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+
+
+class Prometheus(_PrometheusComponent):
+    name = "prometheus"
+
+    def argv(self):
+        return ["prometheus", f"--config.file={self.config}", f"--storage.tsdb.path={self.dir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle"]
-        self.process = Process("prometheus", argv, log=self.dir / "prometheus.log").start()
-        wait_for(lambda: http_ok(f"{self.url}/-/ready"), 30, "Prometheus")
-        return self
-
-    def stop(self):
-        if self.process:
-            self.process.stop()
 
 
-class Alertmanager:
-    def __init__(self, port, config, data_dir):
-        self.port, self.config, self.dir = port, Path(config), Path(data_dir)
-        self.process = None
+class Alertmanager(_PrometheusComponent):
+    name = "alertmanager"
 
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        self.dir.mkdir(parents=True, exist_ok=True)
-        argv = ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self.dir}",
+    def argv(self):
+        return ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self.dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]
-        self.process = Process("alertmanager", argv, log=self.dir / "alertmanager.log").start()
-        wait_for(lambda: http_ok(f"{self.url}/-/ready"), 30, "Alertmanager")
-        return self
-
-    def stop(self):
-        if self.process:
-            self.process.stop()
 
 
 def remove_tree(path):

@@ -2,9 +2,9 @@
 in its own `permissions.py` (GRANTS = {"responder": [...], ...}); this module
 gathers them. Commanders get everything responders get; auditors get every
 `view_*` permission and nothing that changes state; admins get everything."""
-from importlib import import_module
-
 from django.apps import apps as global_apps
+
+from ops_console.discovery import app_submodules
 
 RESPONDER, COMMANDER, AUDITOR, ADMIN = "responder", "commander", "auditor", "admin"
 ROLES = (RESPONDER, COMMANDER, AUDITOR, ADMIN)
@@ -18,13 +18,7 @@ ROLE_LABELS = {
 
 def collect_grants():
     grants = {role: set() for role in ROLES}
-    for config in global_apps.get_app_configs():
-        try:
-            module = import_module(f"{config.name}.permissions")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.permissions":
-                raise
-            continue
+    for module in app_submodules("permissions"):
         for role, perms in getattr(module, "GRANTS", {}).items():
             grants[role].update(perms)
     grants[COMMANDER] |= grants[RESPONDER]

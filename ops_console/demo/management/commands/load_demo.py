@@ -1,12 +1,12 @@
 """Load the runbook library and demo data (each app's `demo.load(stdout)`),
 and with --create-admin make the first admin login and print it once."""
 import secrets
-from importlib import import_module
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+
+from ops_console.discovery import app_submodules
 
 
 class Command(BaseCommand):
@@ -19,15 +19,7 @@ class Command(BaseCommand):
         # The admin first: demo loaders create demo users of their own.
         if create_admin:
             self.create_admin()
-        for config in apps.get_app_configs():
-            if not config.name.startswith("ops_console."):
-                continue
-            try:
-                module = import_module(f"{config.name}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.demo":
-                    raise
-                continue
+        for module in app_submodules("demo"):
             module.load(self.stdout)
 
     def create_admin(self):
