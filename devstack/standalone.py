@@ -113,7 +113,8 @@ def main(argv):
         metrics_dir = data_dir / "metrics"
         services.remove_tree(metrics_dir)
         metrics_dir.mkdir()
-        web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+        # One below --threads: an alert flood never takes the thread that serves the board.
+        web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), OPS_CONSOLE_API_MAX_INFLIGHT="3")
         children.append(services.Process(
             "web", [str(venv_bin / "gunicorn"), "ops_console.wsgi", "--bind", f"127.0.0.1:{args.port}",
                     "--workers", "2", "--threads", "4", "--timeout", "60",
