@@ -40,8 +40,12 @@ class AuditEntryQuerySet(models.QuerySet):
         raise AppendOnlyError("audit entries cannot be changed")
 
     def bulk_create(self, objs, *args, **kwargs):
-        # Entries join the chain one at a time under its lock: only record() appends.
+        # Entries join the chain under its lock: only audit.log (record, record_many) appends.
         raise AppendOnlyError("audit entries are appended with audit.log.record()")
+
+    def append(self, entries):
+        """For audit.log.record_many only: entries it chained under the head's lock, in one INSERT."""
+        return super().bulk_create(entries)
 
     def _update(self, values):
         raise AppendOnlyError("audit entries cannot be changed")

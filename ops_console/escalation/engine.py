@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ops_console.incidents.models import Incident, Status, TimelineEvent
 from ops_console.incidents.timeline import Kind, add_event
+from ops_console.monitoring.models import Service
 
 from . import matrix, notify
 from .maintenance import active_windows, holding_window
@@ -27,24 +28,66 @@ BATCH = 100
 
 def start(incident, now=None):
     """Freeze the policy in force onto the incident and schedule its levels. Idempotent."""
+    start_many([incident], now)
+
+
+def start_many(incidents, now=None, *, opened_with=None):
+    """start() for several incidents (a delivery opening many of them) in a
+    fixed number of queries: each severity's policies are looked up once.
+    `opened_with`: {incident pk: [services]} from the action that has just
+    created these incidents (so none has an escalation yet): saves reading both."""
     now = now or timezone.now()
-    if Escalation.objects.filter(incident=incident).exists():
-        return
-    snapshot = matrix.snapshot(matrix.policy_for(incident.severity.code, incident.services.all()),
-                               incident.severity.code)
-    Escalation.objects.create(incident=incident, severity=incident.severity.code, snapshot=snapshot, started_at=now)
-    _schedule(incident, snapshot, 1, now)
+    if opened_with is None or any(len(services) > 1 for services in opened_with.values()):
+        # Several services: the first with a policy wins, in the order the database gives them.
+        started = set(Escalation.objects.filter(incident__in=incidents).values_list("incident_id", flat=True))
+        incidents = [incident for incident in incidents if incident.pk not in started]
+        if not incidents:
+            return
+        services = _services_of(incidents)
+    else:
+        services = opened_with
+    policies, escalations = {}, []
+    for incident in incidents:
+        code = incident.severity.code
+        if code not in policies:
+            policies[code] = matrix.policies_by_service(code)
+        snapshot = matrix.snapshot(matrix.policy_for(code, services[incident.pk], policies[code]), code)
+        escalations.append(Escalation(incident=incident, severity=code, snapshot=snapshot, started_at=now))
+    Escalation.objects.bulk_create(escalations)
+    ScheduledLevel.objects.bulk_create(level for incident, escalation in zip(incidents, escalations)
+                                       for level in _levels(incident, escalation.snapshot, 1, now))
+
+
+def _services_of(incidents):
+    """{incident pk: [its services in their default order]} in at most two queries."""
+    pairs = list(Incident.services.through.objects.filter(incident__in=incidents).values_list(
+        "incident_id", "service_id"))
+    ordered = list(Service.objects.filter(pk__in={service for _, service in pairs})) if pairs else []
+    found = {incident.pk: [] for incident in incidents}
+    for incident_id, service_ids in _group(pairs).items():
+        found[incident_id] = [service for service in ordered if service.pk in service_ids]
+    return found
+
+
+def _group(pairs):
+    grouped = {}
+    for key, value in pairs:
+        grouped.setdefault(key, set()).add(value)
+    return grouped
 
 
 def _schedule(incident, snapshot, generation, now):
+    ScheduledLevel.objects.bulk_create(_levels(incident, snapshot, generation, now))
+
+
+def _levels(incident, snapshot, generation, now):
     # Levels that stop on acknowledgement have nothing to do once someone acknowledged.
     acknowledged = incident.status != Status.TRIGGERED
-    ScheduledLevel.objects.bulk_create(
-        ScheduledLevel(incident=incident, generation=generation, level=level["level"], role_slug=level["role"],
-                       role_name=level["role_name"], stop_on=level["stop_on"],
-                       repeat_every_minutes=level.get("repeat_every_minutes"),
-                       due_at=now + timedelta(minutes=level["delay_minutes"]))
-        for level in snapshot["levels"] if not (acknowledged and level["stop_on"] == EscalationLevel.ACK))
+    return [ScheduledLevel(incident=incident, generation=generation, level=level["level"], role_slug=level["role"],
+                           role_name=level["role_name"], stop_on=level["stop_on"],
+                           repeat_every_minutes=level.get("repeat_every_minutes"),
+                           due_at=now + timedelta(minutes=level["delay_minutes"]))
+            for level in snapshot["levels"] if not (acknowledged and level["stop_on"] == EscalationLevel.ACK)]
 
 
 def cancel(incident, reason, stop_on=None):
@@ -63,21 +106,35 @@ def resolved(incident, now=None):
     Escalation.objects.filter(incident=incident, stopped_at=None).update(stopped_at=now or timezone.now())
 
 
-def restart(incident, now=None):
-    """The severity changed: cancel what is pending and start the new severity's levels from now."""
+def restart(incident, now=None, *, reason="severity changed", refreeze=True):
+    """Cancel what is pending and start the levels again from now, as a new
+    generation. `refreeze`: the severity changed, so freeze the policy now in
+    force for the new severity; otherwise (a reopened incident) keep the frozen one."""
     now = now or timezone.now()
     escalation = Escalation.objects.select_for_update().filter(incident=incident).first()
     if escalation is None:
         return start(incident, now)
-    cancel(incident, "severity changed")
+    cancel(incident, reason)
     escalation.generation += 1
-    escalation.severity = incident.severity.code
-    escalation.snapshot = matrix.snapshot(matrix.policy_for(incident.severity.code, incident.services.all()),
-                                          incident.severity.code)
+    fields = ["generation", "started_at"]
+    if refreeze or escalation.severity != incident.severity.code:
+        escalation.severity = incident.severity.code
+        escalation.snapshot = matrix.snapshot(matrix.policy_for(incident.severity.code, incident.services.all()),
+                                              incident.severity.code)
+        fields += ["severity", "snapshot"]
     escalation.started_at = now
-    escalation.save(update_fields=["generation", "severity", "snapshot", "started_at"])
+    if incident.is_open and escalation.stopped_at is not None:  # resolved, then reopened: running again
+        escalation.stopped_at = None
+        fields.append("stopped_at")
+    escalation.save(update_fields=fields)
     if incident.is_open:
         _schedule(incident, escalation.snapshot, escalation.generation, now)
+
+
+def reopened(incident, now=None):
+    """A resolved incident came back: escalate again from the first level of
+    the policy frozen onto it (its current severity's)."""
+    restart(incident, now, reason="reopened", refreeze=False)
 
 
 def fire_due(now=None, *, by="engine", cutoff=None, batch=BATCH):

@@ -10,6 +10,14 @@ def incident_opened(incident):
     engine.start(incident)
 
 
+def incidents_opened(incidents, services):
+    """incident_opened() for several incidents the caller has just created, in
+    a fixed number of queries; `services`: {incident pk: [its services]}."""
+    from . import engine
+
+    engine.start_many(incidents, opened_with=services)
+
+
 def incident_acknowledged(incident):
     """Stop the levels that stop on acknowledgement."""
     from . import engine
@@ -22,6 +30,14 @@ def incident_resolved(incident):
     from . import engine
 
     engine.resolved(incident)
+
+
+def incident_reopened(incident):
+    """Resolved -> triggered: the escalation starts again from its first level,
+    with the policy frozen for the incident's current severity."""
+    from . import engine
+
+    engine.reopened(incident)
 
 
 def severity_changed(incident, old_severity):

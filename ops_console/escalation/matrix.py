@@ -48,14 +48,21 @@ def ensure_defaults():
                 for n, (minutes, slug) in enumerate(levels, start=1))
 
 
-def policy_for(severity, services=()):
-    """The policy of the first service that has one for this severity, else the default."""
-    candidates = {p.service_id: p for p in EscalationPolicy.objects.filter(severity=severity).select_related(
-        "service").prefetch_related("levels__role")}
+def policy_for(severity, services=(), candidates=None):
+    """The policy of the first service that has one for this severity, else the default.
+    `candidates`: policies_by_service(severity), when the caller already loaded them."""
+    if candidates is None:
+        candidates = policies_by_service(severity)
     for service in services:
         if service.pk in candidates:
             return candidates[service.pk]
     return candidates.get(None)
+
+
+def policies_by_service(severity):
+    """{service id or None (the default): policy} of a severity, with levels and roles loaded."""
+    return {p.service_id: p for p in EscalationPolicy.objects.filter(severity=severity).select_related(
+        "service").prefetch_related("levels__role")}
 
 
 def snapshot(policy, severity):

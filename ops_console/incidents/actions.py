@@ -5,11 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ops_console.audit.log import record
+from ops_console.audit.log import record, record_many
 from ops_console.escalation import hooks
 
-from .models import Incident, Status, TransitionNotAllowed
-from .timeline import Kind, add_event
+from .models import Incident, Status, TimelineEvent, TransitionNotAllowed
+from .timeline import Kind, add_event, new_event
 
 NOTE_MAX_CHARS = 20_000
 
@@ -46,26 +46,48 @@ def _lock(incident):
     return incident
 
 
-@transaction.atomic
 def do_open_incident(*, title, severity, acting_user=None, services=(), summary="", impact="", dedup_key="",
                      source="manual", runbook=None, commander=None, detected_at=None, message=""):
+    return do_open_incidents([dict(
+        title=title, severity=severity, services=services, summary=summary, impact=impact, dedup_key=dedup_key,
+        source=source, runbook=runbook, commander=commander, detected_at=detected_at, message=message)],
+        acting_user=acting_user)[0]
+
+
+@transaction.atomic
+def do_open_incidents(specs, *, acting_user=None):
+    """Open several incidents (a webhook delivery opening one per alert) with
+    what do_open_incident writes for each: the row, its services, the "opened"
+    event, the audit entry and the escalation, in a fixed number of queries.
+    `specs`: dicts of do_open_incident's keyword arguments. Returns the incidents."""
+    now = timezone.now()
+    prepared = [_new_incident(now, acting_user, **spec) for spec in specs]
+    incidents = Incident.objects.bulk_create([incident for incident, _, _ in prepared])
+    through = Incident.services.through
+    through.objects.bulk_create(through(incident_id=incident.pk, service_id=service.pk)
+                                for incident, services, _ in prepared for service in services)
+    TimelineEvent.objects.bulk_create(new_event(incident, Kind.OPENED, actor=acting_user, message=message, at=now,
+                                                data={"severity": incident.severity.code, "source": incident.source})
+                                      for incident, _, message in prepared)
+    record_many([dict(action="incident.opened", obj=incident, actor=acting_user, after=snapshot(incident))
+                 for incident in incidents])
+    hooks.incidents_opened(incidents, {incident.pk: services for incident, services, _ in prepared})
+    return incidents
+
+
+def _new_incident(now, acting_user, *, title, severity, services=(), summary="", impact="", dedup_key="",
+                  source="manual", runbook=None, commander=None, detected_at=None, message=""):
+    """(unsaved incident, its services, the "opened" message) for do_open_incidents."""
     title = (title or "").strip()
     if not title:
         raise ValidationError("An incident needs a title.")
-    now = timezone.now()
-    incident = Incident.objects.create(
+    incident = Incident(
         title=title[:300], severity=severity, summary=summary, impact=impact, dedup_key=dedup_key[:300],
         source=source, runbook=runbook, commander=commander,
         opened_by=acting_user if getattr(acting_user, "pk", None) else None,
         detected_at=detected_at or now, created_at=now, updated_at=now)
-    if services:
-        incident.services.add(*services)
-    add_event(incident, Kind.OPENED, actor=acting_user,
-              message=message or f"Opened as {severity.code} by {_name(acting_user)} ({source}).",
-              data={"severity": severity.code, "source": source})
-    record("incident.opened", obj=incident, actor=acting_user, after=snapshot(incident))
-    hooks.incident_opened(incident)
-    return incident
+    services = list({service.pk: service for service in services}.values())  # once each, as services.add() did
+    return incident, services, message or f"Opened as {severity.code} by {_name(acting_user)} ({source})."
 
 
 @transaction.atomic
@@ -95,6 +117,8 @@ def do_change_status(incident, new_status, *, acting_user, via="web", message=""
         hooks.incident_acknowledged(incident)
     elif new_status in (Status.RESOLVED, Status.CLOSED):
         hooks.incident_resolved(incident)
+    elif new_status == Status.TRIGGERED:  # reopened (only a resolved incident may become triggered again)
+        hooks.incident_reopened(incident)
     elif new_status == Status.MITIGATED and old == Status.TRIGGERED:
         # Mitigating an unacknowledged incident is acknowledging it in practice.
         hooks.incident_acknowledged(incident)

@@ -219,25 +219,51 @@ def _alert_title(alert):
     return f"{name}: {summary}" if summary else name
 
 
+def _incident_fields(router, alert=None, event=None):
+    """do_open_incident's arguments for the incident an alert or an event opens."""
+    if alert is not None:
+        labels = alert.labels
+        severity = router.severity_for(labels.get(router.routing.severity_label))
+        return dict(title=_alert_title(alert), severity=severity, services=router.services_for(labels),
+                    summary=alert.annotations.get("description", ""),
+                    runbook=router.runbook_for(alert.name, alert.annotations.get("runbook_url", "")),
+                    detected_at=alert.starts_at, message=f"Opened by alert {alert.name or alert.fingerprint}.")
+    return dict(title=event.title, severity=router.severity_for(event.severity),
+                services=router.services_for({"service": event.service}), summary=event.summary,
+                runbook=None, message="Opened by an event (trigger).")
+
+
 def _open_incident_for(router, key, alert=None, event=None, source="alertmanager"):
     """Open the incident for a dedup key that has no open one. The partial
     unique index settles a race between two deliveries: the loser joins the
     winner's incident."""
-    if alert is not None:
-        labels = alert.labels
-        severity = router.severity_for(labels.get(router.routing.severity_label))
-        fields = dict(title=_alert_title(alert), severity=severity, services=router.services_for(labels),
-                      summary=alert.annotations.get("description", ""),
-                      runbook=router.runbook_for(alert.name, alert.annotations.get("runbook_url", "")),
-                      detected_at=alert.starts_at, message=f"Opened by alert {alert.name or alert.fingerprint}.")
-    else:
-        fields = dict(title=event.title, severity=router.severity_for(event.severity),
-                      services=router.services_for({"service": event.service}), summary=event.summary,
-                      runbook=None, message="Opened by an event (trigger).")
+    fields = _incident_fields(router, alert=alert, event=event)
     try:  # do_open_incident is atomic: inside our transaction, a savepoint
         return actions.do_open_incident(acting_user=None, dedup_key=key, source=source, **fields), True
     except IntegrityError:
         return Incident.objects.open().get(dedup_key=key), False
+
+
+def _open_incidents_for(router, firsts):
+    """Open the incidents of several dedup keys that have no open one
+    (`firsts`: [(key, the first alert of it)] in key order); returns
+    {key: (incident, opened by us)}. All at once, in a fixed number of
+    queries; when another delivery opened some of the keys meanwhile (the
+    unique index says so), those join its incidents and the rest are opened again."""
+    found = {}
+    for _ in range(3):
+        try:  # do_open_incidents is atomic: inside our transaction, a savepoint
+            opened = actions.do_open_incidents([dict(dedup_key=key, source="alertmanager",
+                                                     **_incident_fields(router, alert=alert)) for key, alert in firsts])
+            return found | {key: (incident, True) for (key, _), incident in zip(firsts, opened)}
+        except IntegrityError:
+            taken = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=[key for key, _ in firsts])}
+            found |= {key: (incident, False) for key, incident in taken.items()}
+            firsts = [(key, alert) for key, alert in firsts if key not in taken]
+            if not firsts:
+                return found
+    # Still refused (a race each time, or another constraint): key by key, as one delivery of one alert does.
+    return found | {key: _open_incident_for(router, key, alert=alert) for key, alert in firsts}
 
 
 def _alert_row(alert, *, status, incident, key, payload, now):
@@ -259,13 +285,16 @@ def _fire_all(router, alerts, keys, incidents, payload, now, summary):
     """New firing alerts: open the incidents their keys lack, insert the alerts
     and one "alert fired" event each, in a fixed number of queries when they
     join incidents that are already open (`incidents`: dedup key -> open one)."""
-    opened = set()
     # Open in key order: two deliveries opening the same keys lock them in the same order.
+    firsts = {}
     for key, alert in sorted(zip(keys, alerts), key=lambda pair: pair[0]):
-        if key not in incidents:
-            incidents[key], was_opened = _open_incident_for(router, key, alert=alert)
-            if was_opened:
-                opened.add(key)
+        if key not in incidents and key not in firsts:
+            firsts[key] = alert
+    opened = set()
+    for key, (incident, was_opened) in (_open_incidents_for(router, list(firsts.items())) if firsts else {}).items():
+        incidents[key] = incident
+        if was_opened:
+            opened.add(key)
     # Rows in key order, so two deliveries inserting the same alerts wait on each other, never deadlock.
     rows = sorted((_alert_row(alert, status=Alert.State.FIRING, incident=incidents[key], key=key, payload=payload,
                               now=now) for alert, key in zip(alerts, keys)),
@@ -340,6 +369,10 @@ def apply_alertmanager(alerts, payload):
     incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))} if keys else {}
     if resolving or set(keys) - set(incidents):
         actions.hold_audit_chain()
+        # Whoever held the chain before us may have opened some of these keys (its
+        # alerts overlap ours): look again now that it committed, so we join them.
+        if missing := set(keys) - set(incidents):
+            incidents |= {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=missing)}
     for row, alert in resolving:
         _resolve(router, row, alert, payload, now, summary)
     if new_firing:

@@ -7,7 +7,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.urls import reverse
 
 from ops_console.audit.chain import verify
-from ops_console.audit.log import GENESIS, record
+from ops_console.audit.log import GENESIS, record, record_many
 from ops_console.audit.models import AppendOnlyError, AuditEntry, ChainHead
 
 
@@ -17,6 +17,20 @@ def test_entries_form_a_chain(entries):
     assert second.prev_hash == first.hash and third.prev_hash == second.hash
     assert ChainHead.objects.get().last_hash == third.hash
     assert all(e.hash == e.compute_hash() for e in AuditEntry.objects.all())
+
+
+def test_record_many_chains_each_change_in_order_after_the_last_entry(make_user):
+    user = make_user("commander")
+    first = record("user.touched", obj=user)
+    second, third = record_many([dict(action="user.renamed", obj=user, after={"n": 1}),
+                                 dict(action="user.renamed", obj=user, actor=user, after={"n": 2})])
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert ChainHead.objects.get().last_hash == third.hash
+    stored = list(AuditEntry.objects.order_by("pk"))
+    assert [(e.action, e.after, e.actor_name) for e in stored[1:]] == [
+        ("user.renamed", {"n": 1}, ""), ("user.renamed", {"n": 2}, user.username)]
+    assert record_many([]) == []
+    assert verify().ok
 
 
 def test_record_takes_object_and_actor(make_user):

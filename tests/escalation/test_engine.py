@@ -215,3 +215,35 @@ def test_a_severity_raise_after_acknowledgement_skips_levels_that_stop_on_it(on_
     do_acknowledge(incident, acting_user=on_call["oncall-sre"])
     do_change_severity(incident, severity("P0"), acting_user=make_user("commander"))
     assert not ScheduledLevel.objects.filter(incident=incident, status="pending").exists()
+
+
+def test_reopening_a_resolved_incident_escalates_again_with_the_frozen_policy(on_call, make_user):
+    incident = open_incident("P1")
+    t0 = incident.escalation.started_at
+    engine.fire_due(t0)
+    commander = make_user("commander")
+    do_change_status(incident, "resolved", acting_user=commander)
+    policy = EscalationPolicy.objects.get(severity="P1", service=None)
+    do_save_policy(policy, name="P1 changed", description="", acting_user=None, levels=[
+        {"delay_minutes": 0, "role": ResponseRole.objects.get(slug="cto"), "stop_on": "ack",
+         "repeat_every_minutes": None}])
+    do_change_status(incident, "triggered", acting_user=commander)
+    incident.escalation.refresh_from_db()
+    t1 = incident.escalation.started_at
+    assert incident.escalation.generation == 2 and incident.escalation.stopped_at is None
+    assert incident.escalation.snapshot["levels"][0]["role"] == "oncall-sre"  # frozen, not the edited policy
+    engine.fire_due(t1 + 29 * MIN)
+    assert pages_of(incident) == [(1, "oncall_sre"), (1, "oncall_sre")]
+    engine.fire_due(t1 + 30 * MIN)
+    assert pages_of(incident)[-1] == (2, "senior_sre")
+    assert ScheduledLevel.objects.filter(incident=incident, generation=1, status="cancelled").count() == 3
+
+
+def test_resolving_a_reopened_incident_stops_it_again(on_call, make_user):
+    incident = open_incident("P2")
+    commander = make_user("commander")
+    for status in ("resolved", "triggered", "resolved"):
+        do_change_status(incident, status, acting_user=commander)
+    incident.escalation.refresh_from_db()
+    assert incident.escalation.stopped_at is not None
+    assert not ScheduledLevel.objects.filter(incident=incident, status="pending").exists()

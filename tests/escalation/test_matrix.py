@@ -61,3 +61,20 @@ def test_a_service_policy_wins_over_the_default(on_call):
     engine.fire_due(incident.escalation.started_at)
     assert pages_of(incident) == [(1, "cto")]
     assert incident.escalation.snapshot["service"] == "api"
+
+
+def test_with_several_services_the_first_by_name_with_a_policy_wins(on_call):
+    from ops_console.escalation.actions import do_create_policy, do_save_policy
+    from ops_console.escalation.models import ResponseRole
+
+    from .conftest import service
+
+    api, web = service("api"), service("web")
+    for svc, role in ((api, "cto"), (web, "vp-engineering")):
+        policy = do_create_policy(severity="P1", service=svc, name=f"{svc.slug} P1", acting_user=None)
+        do_save_policy(policy, name=policy.name, description="", acting_user=None, levels=[
+            {"delay_minutes": 0, "role": ResponseRole.objects.get(slug=role), "stop_on": "ack",
+             "repeat_every_minutes": None}])
+    incident = open_incident("P1", services=[web, api, web])
+    assert sorted(incident.services.values_list("slug", flat=True)) == ["api", "web"]
+    assert incident.escalation.snapshot["service"] == "api"

@@ -5,7 +5,7 @@ import pytest
 
 from ops_console.incidents.models import Alert, AlertRouting, Incident, Status, WebhookPayload
 
-from .conftest import AM_URL, EVENTS_URL, am_alert, am_payload
+from .conftest import AM_URL, EVENTS_URL, am_alert, am_payload, severity
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,44 @@ def test_firing_alert_opens_an_incident(post_json):
     alert = incident.alerts.get()
     assert alert.fingerprint == "fp-1" and alert.status == "firing" and alert.ends_at is None
     assert WebhookPayload.objects.get().outcome == "accepted"
+
+
+def test_one_delivery_opening_several_incidents_writes_everything_for_each(post_json):
+    from ops_console.audit.chain import verify
+    from ops_console.audit.models import AuditEntry
+    from ops_console.escalation.matrix import ensure_defaults
+    from ops_console.escalation.models import Escalation, ScheduledLevel
+
+    ensure_defaults()
+    fingerprints = ["fp-b", "fp-a", "fp-c"]
+    body = am_payload(*[am_alert(fingerprint=fp) for fp in fingerprints], am_alert(fingerprint="fp-a"))
+    assert post_json(AM_URL, body).json()["opened"] == 3
+    incidents = list(Incident.objects.order_by("dedup_key"))
+    assert [i.dedup_key for i in incidents] == ["fp-a", "fp-b", "fp-c"]
+    for incident in incidents:
+        assert kinds(incident) == ["opened", "alert_fired"]
+        assert incident.escalation.severity == "P1" and incident.escalation.snapshot["levels"]
+        assert ScheduledLevel.objects.filter(incident=incident, status="pending").count() == 4
+    opened = AuditEntry.objects.filter(action="incident.opened").order_by("pk")
+    assert [e.object_id for e in opened] == [str(i.pk) for i in incidents]
+    assert Escalation.objects.count() == 3 and verify().ok
+
+
+def test_a_key_another_delivery_opened_meanwhile_joins_its_incident(post_json, monkeypatch):
+    from ops_console.incidents import actions
+
+    real = actions.do_open_incidents
+
+    def other_delivery_first(specs, **kwargs):  # opens fp-b between our lookup and our insert
+        monkeypatch.setattr(actions, "do_open_incidents", real)
+        actions.do_open_incident(title="the other delivery's", severity=severity("P1"), dedup_key="fp-b")
+        return real(specs, **kwargs)
+
+    monkeypatch.setattr(actions, "do_open_incidents", other_delivery_first)
+    summary = post_json(AM_URL, am_payload(*[am_alert(fingerprint=fp) for fp in ("fp-a", "fp-b", "fp-c")])).json()
+    assert (summary["opened"], summary["joined"]) == (2, 1)
+    assert Incident.objects.count() == 3
+    assert kinds(Incident.objects.get(dedup_key="fp-b")) == ["opened", "alert_fired"]
 
 
 def test_same_payload_five_times_is_one_incident_and_one_firing_event(post_json):
@@ -169,10 +207,11 @@ def test_oversized_body_is_413(post_json):
 def test_our_failure_is_503_so_alertmanager_retries(post_json, monkeypatch):
     from ops_console.incidents import actions
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
     monkeypatch.setattr(actions, "do_open_incident", broken)
+    monkeypatch.setattr(actions, "do_open_incidents", broken)  # what a delivery opening several calls
     response = post_json(AM_URL, am_payload())
     assert response.status_code == 503
     assert not Incident.objects.exists() and not Alert.objects.exists()
