@@ -183,6 +183,14 @@ EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ops-console@localhost")
 # How long the acknowledge link in a page works.
 ESCALATION_ACK_LINK_HOURS = envint("ESCALATION_ACK_LINK_HOURS", 24)
+# A running step whose worker stopped heartbeating this long is "worker lost";
+# a queued step nobody picked up this long is sent again (a broker restart).
+RUNBOOK_WORKER_LOST_AFTER = envint("RUNBOOK_WORKER_LOST_AFTER", 30)
+RUNBOOK_REQUEUE_AFTER = envint("RUNBOOK_REQUEUE_AFTER", 20)
+# Raw alert payloads are kept for inspection this long (incidents and the audit log are never pruned).
+WEBHOOK_PAYLOAD_RETENTION_DAYS = envint("WEBHOOK_PAYLOAD_RETENTION_DAYS", 30)
+# Only behind a proxy that sets X-Forwarded-For: the audit log then records the client's address.
+USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", False)
 
 PROMETHEUS_URL = env("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
 ALERTMANAGER_URL = env("ALERTMANAGER_URL", "http://127.0.0.1:9093").rstrip("/")
