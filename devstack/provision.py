@@ -36,7 +36,7 @@ def ensure_apt(packages):
     say(f"installing Debian packages: {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env,
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
                    stdout=subprocess.DEVNULL)
 
 

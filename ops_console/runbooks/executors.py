@@ -18,8 +18,17 @@ from .document import Step
 HEAD_BYTES = 64 * 1024   # output kept from the start of a step...
 TAIL_BYTES = 64 * 1024   # ...and from its end; what lies between is counted, not kept
 FLUSH_SECONDS = 0.5      # how often running output reaches the database (and the page)
-# Never hand the console's own secrets to a runbook's shell.
-HIDDEN_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST_PASSWORD", "METRICS_TOKEN")
+# Never hand the console's own secrets to a runbook's shell: these names, and any
+# variable whose name says it is a secret (a deny-list of names alone misses new ones).
+HIDDEN_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST_PASSWORD", "METRICS_TOKEN",
+              "OPS_CONSOLE_ALERTMANAGER_TOKEN", "CELERY_BROKER_URL")
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "CREDENTIAL", "PRIVATE_KEY")
+
+
+def step_environment(environ):
+    """The worker's environment minus the console's secrets."""
+    return {k: v for k, v in environ.items()
+            if k not in HIDDEN_ENV and not any(word in k.upper() for word in SECRET_WORDS)}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -164,7 +173,7 @@ class ShellExecutor(Executor):
         step = ctx.step
         # Parameter values only ever reach bash shell-quoted.
         ctx.command = render(step, ctx.values)
-        env = {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
+        env = step_environment(os.environ)
         process = subprocess.Popen(["bash", "-c", ctx.command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         out = BoundedOutput()

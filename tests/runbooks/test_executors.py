@@ -126,8 +126,13 @@ def test_shell_reports_progress_and_stops_when_told():
 @pytest.mark.integration
 def test_the_console_secrets_are_not_in_the_step_environment(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "do-not-leak")
+    monkeypatch.setenv("OPS_CONSOLE_ALERTMANAGER_TOKEN", "token-not-leaked")
+    monkeypatch.setenv("SOME_VENDOR_API_TOKEN", "vendor-token-not-leaked")
+    monkeypatch.setenv("PAGER_PASSWORD", "password-not-leaked")
     outcome = run(shell("env"))
-    assert "do-not-leak" not in outcome.output and "PATH=" in outcome.output
+    assert "PATH=" in outcome.output
+    for secret in ("do-not-leak", "token-not-leaked", "vendor-token-not-leaked", "password-not-leaked"):
+        assert secret not in outcome.output
 
 
 # --- http --------------------------------------------------------------------------
