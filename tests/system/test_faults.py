@@ -2,10 +2,12 @@
 a worker SIGKILLed mid-step, Redis restarted mid-run, PostgreSQL restarted
 while webhooks arrive (with the board open), Prometheus stopped, a flood of
 webhooks, a slow chat webhook. All traffic stays on 127.0.0.1."""
+import http.client
 import json
 import os
 import subprocess
 import time
+import urllib.error
 from datetime import timedelta
 
 import pytest
@@ -200,18 +202,30 @@ def test_prometheus_stopped_pages_answer_fast_and_say_so_and_a_promql_step_fails
 
 # --- a flood of webhooks -------------------------------------------------------
 
+NETWORK_ERROR = "network error"
+
+
+def post_or_network_error(base_url, token, payload):
+    try:
+        return post(base_url, token, payload)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
+        return NETWORK_ERROR, {}, str(exc)
+
 def test_a_flood_of_webhooks_is_shed_with_503_and_retry_after_never_429_and_no_accepted_alert_is_lost(
         live_server, transactional_db, settings):
     settings.API_MAX_INFLIGHT = 4
     _, token = do_create_token("alertmanager (flood)", acting_user=None)
     groups = [[storm_alert(g * 5 + i, f"svc-{g:02d}") for i in range(5)] for g in range(48)]
     with table_locked("incidents_webhookpayload") as waiting:
-        join = in_background([lambda g=g: post(live_server.url, token, am_payload(*g)) for g in groups])
+        join = in_background([lambda g=g: post_or_network_error(live_server.url, token, am_payload(*g))
+                              for g in groups])
         wait_until(lambda: waiting() >= 4, 20, "the first deliveries to fill every slot")
         time.sleep(1)  # the rest of the flood arrives while every slot is taken
     answers = join()
     statuses_seen = {status for status, _, _ in answers}
-    assert statuses_seen <= {200, 503} and 503 in statuses_seen
+    # A connection the test server's small listen backlog drops is a network error,
+    # which Alertmanager retries like a 5xx.
+    assert statuses_seen <= {200, 503, NETWORK_ERROR} and 503 in statuses_seen
     assert all(headers.get("Retry-After") == "5" for status, headers, _ in answers if status == 503)
     accepted = [g for g, (status, _, _) in zip(groups, answers) if status == 200]
     for group in accepted:   # every alert acknowledged with a 2xx is in the database
@@ -219,7 +233,7 @@ def test_a_flood_of_webhooks_is_shed_with_503_and_retry_after_never_429_and_no_a
     assert get_status(live_server.url + "/healthz") == 200   # still up
 
     # Alertmanager retries what was shed; in the end every alert is in, once.
-    retried = [g for g, (status, _, _) in zip(groups, answers) if status == 503]
+    retried = [g for g, (status, _, _) in zip(groups, answers) if status != 200]
     assert in_threads([lambda g=g: deliver(live_server.url, token, *g) for g in retried]) == [200] * len(retried)
     assert Alert.objects.count() == 240 and Alert.objects.values("fingerprint").distinct().count() == 240
 
