@@ -241,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ops_console.escalation.tasks.retry_deliveries",
         "schedule": timedelta(seconds=15),
     },
+    "incidents-drain-alert-queue": {  # Alertmanager deliveries a busy intake queued, if their bell was lost
+        "task": "ops_console.incidents.tasks.drain_alert_queue",
+        "schedule": timedelta(seconds=5),
+    },
     "incidents-prune-payloads": {  # raw webhook bodies older than 30 days
         "task": "ops_console.incidents.tasks.prune_payloads",
         "schedule": timedelta(hours=1),

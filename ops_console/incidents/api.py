@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from ops_console.accounts.access import public
 
-from . import ingest
+from . import alert_queue, ingest
 from .models import ApiToken
 
 # Writing last_used_at on every delivery would add a write to the hot path.
@@ -29,7 +29,7 @@ def authenticate(request):
     return token
 
 
-def _endpoint(source, parse, apply):
+def _endpoint(source, receive):
     @public
     @csrf_exempt
     @require_POST
@@ -48,13 +48,12 @@ def _endpoint(source, parse, apply):
             status, data = ingest.refuse_too_large(source, request.read(ingest.STORED_BODY_CHARS), length,
                                                    token=token, remote_addr=remote_addr)
         else:
-            status, data = ingest.receive(source, request.body, token=token, remote_addr=remote_addr,
-                                          parse=parse, apply=apply)
+            status, data = receive(request.body, token=token, remote_addr=remote_addr)
         return JsonResponse(data, status=status)
 
     view.__name__ = f"{source}_intake"
     return view
 
 
-alertmanager = _endpoint("alertmanager", ingest.parse_alertmanager, ingest.apply_alertmanager)
-events = _endpoint("events", ingest.parse_event, ingest.apply_event)
+alertmanager = _endpoint("alertmanager", alert_queue.receive)
+events = _endpoint("events", ingest.receive_event)

@@ -4,7 +4,9 @@ become incidents, alerts and timeline events.
 Alertmanager delivers at least once and retries only on 5xx, so: a body we
 cannot read is a 400 (kept for inspection), a failure of ours is a 5xx (the
 alert comes again), and everything is idempotent. An alert instance is its
-fingerprint plus its start time; its state is its own `status`, never endsAt."""
+fingerprint plus its start time; its state is its own `status`, never endsAt.
+Alertmanager deliveries are queued and applied in order by alert_queue.py;
+events are applied at once by receive_event()."""
 import hashlib
 import json
 import logging
@@ -43,6 +45,7 @@ class IncomingAlert:
     labels: dict
     annotations: dict
     generator_url: str = ""
+    payload_id: int | None = None  # the delivery it came in (several are applied together)
 
     @property
     def name(self):
@@ -266,22 +269,22 @@ def _open_incidents_for(router, firsts):
     return found | {key: _open_incident_for(router, key, alert=alert) for key, alert in firsts}
 
 
-def _alert_row(alert, *, status, incident, key, payload, now):
+def _alert_row(alert, *, status, incident, key, now):
     return Alert(incident=incident, fingerprint=alert.fingerprint, starts_at=alert.starts_at,
                  ends_at=alert.ends_at or (now if status == Alert.State.RESOLVED else None), name=alert.name[:200],
                  status=status, labels=alert.labels, annotations=alert.annotations, generator_url=alert.generator_url,
-                 dedup_key=key, first_received_at=now, last_received_at=now, last_payload=payload)
+                 dedup_key=key, first_received_at=now, last_received_at=now, last_payload_id=alert.payload_id)
 
 
-def _insert_new(rows, payload, now):
+def _insert_new(rows, now):
     """Insert alert rows, skipping any another delivery inserted first; returns
-    the identities we inserted (ours carry this payload and this moment)."""
+    the identities we inserted (ours carry these payloads and this moment)."""
     Alert.objects.bulk_create(rows, ignore_conflicts=True)
-    return set(Alert.objects.filter(last_payload=payload, first_received_at=now).values_list(
-        "fingerprint", "starts_at"))
+    return set(Alert.objects.filter(last_payload__in={row.last_payload_id for row in rows},
+                                    first_received_at=now).values_list("fingerprint", "starts_at"))
 
 
-def _fire_all(router, alerts, keys, incidents, payload, now, summary):
+def _fire_all(router, alerts, keys, incidents, now, tally):
     """New firing alerts: open the incidents their keys lack, insert the alerts
     and one "alert fired" event each, in a fixed number of queries when they
     join incidents that are already open (`incidents`: dedup key -> open one)."""
@@ -296,30 +299,30 @@ def _fire_all(router, alerts, keys, incidents, payload, now, summary):
         if was_opened:
             opened.add(key)
     # Rows in key order, so two deliveries inserting the same alerts wait on each other, never deadlock.
-    rows = sorted((_alert_row(alert, status=Alert.State.FIRING, incident=incidents[key], key=key, payload=payload,
-                              now=now) for alert, key in zip(alerts, keys)),
+    rows = sorted((_alert_row(alert, status=Alert.State.FIRING, incident=incidents[key], key=key, now=now)
+                   for alert, key in zip(alerts, keys)),
                   key=lambda row: (row.fingerprint, row.starts_at))
-    inserted = _insert_new(rows, payload, now)
+    inserted = _insert_new(rows, now)
     at = timezone.now()  # after any "opened" event, so the timeline reads in order
     events = []
     for alert, key in zip(alerts, keys):
         if (alert.fingerprint, alert.starts_at) not in inserted:  # the same alert, another request, same moment
-            summary["repeated"] += 1
+            tally.add(alert, "repeated")
             continue
         events.append(TimelineEvent(
             incident=incidents[key], kind=Kind.ALERT_FIRED, message=_alert_title(alert), created_at=at,
             data={"fingerprint": alert.fingerprint, "starts_at": alert.starts_at.isoformat()}))
-        summary["opened" if key in opened else "joined"] += 1
+        tally.add(alert, "opened" if key in opened else "joined")
         opened.discard(key)
     TimelineEvent.objects.bulk_create(events)
 
 
-def _resolve(router, row, alert, payload, now, summary):
+def _resolve(router, row, alert, now, tally):
     row.status, row.ends_at = Alert.State.RESOLVED, alert.ends_at or now
-    row.last_received_at, row.last_payload, row.received_count = now, payload, row.received_count + 1
+    row.last_received_at, row.last_payload_id, row.received_count = now, alert.payload_id, row.received_count + 1
     row.save(update_fields=["status", "ends_at", "last_received_at", "last_payload", "received_count"])
     incident = row.incident
-    summary["resolved"] += 1
+    tally.add(alert, "resolved")
     if incident is None:
         return
     add_event(incident, Kind.ALERT_RESOLVED, message=f"{row.name or row.fingerprint} resolved.",
@@ -328,22 +331,39 @@ def _resolve(router, row, alert, payload, now, summary):
             not incident.alerts.filter(status=Alert.State.FIRING).exists():
         actions.do_change_status(incident, Status.RESOLVED, acting_user=None, via="alertmanager",
                                  message="Every alert resolved: resolved automatically.")
-        summary["incidents_resolved"] += 1
+        tally.add(alert, "incidents_resolved")
 
 
-def _remember_early_resolutions(alerts, payload, now, summary):
+def _remember_early_resolutions(alerts, now, tally):
     """Resolved before we saw them fire: keep them so the late firing notice is stale."""
-    _insert_new([_alert_row(alert, status=Alert.State.RESOLVED, incident=None, key="", payload=payload, now=now)
-                 for alert in alerts], payload, now)
-    summary["resolved_before_firing"] += len(alerts)
+    _insert_new([_alert_row(alert, status=Alert.State.RESOLVED, incident=None, key="", now=now)
+                 for alert in alerts], now)
+    for alert in alerts:
+        tally.add(alert, "resolved_before_firing")
 
 
-def apply_alertmanager(alerts, payload):
-    """Apply parsed alerts inside the caller's transaction; returns counts."""
+class Tally:
+    """What became of each delivery's alerts, by delivery: the summary kept on
+    each payload (several deliveries are applied together)."""
+    COUNTS = ("opened", "joined", "repeated", "resolved", "resolved_before_firing", "stale", "incidents_resolved")
+
+    def __init__(self):
+        self.by_payload = {}
+
+    def add(self, alert, what):
+        self.of(alert.payload_id)[what] += 1
+
+    def of(self, payload_id):
+        return self.by_payload.setdefault(payload_id, dict.fromkeys(self.COUNTS, 0))
+
+
+def apply_alertmanager(alerts, tally=None):
+    """Apply parsed alerts (of one delivery or of several, in the order they
+    came; an alert instance appears once) inside the caller's transaction;
+    returns the Tally."""
     now = timezone.now()
     router = Router()
-    summary = dict.fromkeys(("opened", "joined", "repeated", "resolved", "resolved_before_firing", "stale",
-                             "incidents_resolved"), 0)
+    tally = tally or Tally()
     known = {(row.fingerprint, row.starts_at): row for row in
              Alert.objects.filter(fingerprint__in={a.fingerprint for a in alerts}).select_related("incident")}
     repeats, new_firing, early_resolved, resolving = [], [], [], []
@@ -352,19 +372,19 @@ def apply_alertmanager(alerts, payload):
         identity = (alert.fingerprint, alert.starts_at)
         row = known.get(identity)
         if identity in seen and row is None:
-            summary["repeated"] += 1
+            tally.add(alert, "repeated")
             continue
         seen.add(identity)
         if row is None:
             (new_firing if alert.status == "firing" else early_resolved).append(alert)
         elif row.status == alert.status:
-            repeats.append(row.pk)
-            summary["repeated"] += 1
+            repeats.append((row.pk, alert.payload_id))
+            tally.add(alert, "repeated")
         elif alert.status == "resolved":
             resolving.append((row, alert))
             row.status = alert.status  # a second copy in this batch is a repeat
         else:  # firing after resolved, same instance: a late retry of an old notice
-            summary["stale"] += 1
+            tally.add(alert, "stale")
     keys = [router.dedup_key(alert) for alert in new_firing]
     incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))} if keys else {}
     if resolving or set(keys) - set(incidents):
@@ -374,15 +394,18 @@ def apply_alertmanager(alerts, payload):
         if missing := set(keys) - set(incidents):
             incidents |= {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=missing)}
     for row, alert in resolving:
-        _resolve(router, row, alert, payload, now, summary)
+        _resolve(router, row, alert, now, tally)
     if new_firing:
-        _fire_all(router, new_firing, keys, incidents, payload, now, summary)
+        _fire_all(router, new_firing, keys, incidents, now, tally)
     if early_resolved:
-        _remember_early_resolutions(early_resolved, payload, now, summary)
-    if repeats:
-        Alert.objects.filter(pk__in=repeats).update(received_count=F("received_count") + 1, last_received_at=now,
-                                                    last_payload=payload)
-    return summary
+        _remember_early_resolutions(early_resolved, now, tally)
+    by_payload = {}
+    for pk, payload_id in repeats:
+        by_payload.setdefault(payload_id, []).append(pk)
+    for payload_id, pks in by_payload.items():  # one UPDATE per delivery (usually one in all)
+        Alert.objects.filter(pk__in=pks).update(received_count=F("received_count") + 1, last_received_at=now,
+                                                last_payload_id=payload_id)
+    return tally
 
 
 def apply_event(event, payload):
@@ -421,9 +444,12 @@ def refuse_too_large(source, head, length, *, token, remote_addr=None):
     return 413, {"error": f"body too large: at most {MAX_BODY_BYTES:,} bytes"}
 
 
-def receive(source, body, *, token, remote_addr=None, parse, apply):
-    """Validate, apply and record one authenticated delivery. Returns
-    (http_status, response_dict). The raw body is kept in every case."""
+def receive_event(body, *, token, remote_addr=None):
+    """Validate, apply and record one authenticated event (the generic events
+    API: few and small, applied at once). Returns (http_status, response_dict).
+    The raw body is kept in every case."""
+    source = "events"
+
     def keep(outcome, error="", summary=None):
         return WebhookPayload.objects.create(
             source=source, body=stored_text(body), outcome=outcome, error=error,
@@ -432,17 +458,18 @@ def receive(source, body, *, token, remote_addr=None, parse, apply):
     if len(body) > MAX_BODY_BYTES:
         return refuse_too_large(source, body, len(body), token=token, remote_addr=remote_addr)
     try:
-        parsed = parse(body)
+        event = parse_event(body)
     except PayloadError as exc:
         stored = keep(WebhookPayload.Outcome.INVALID, str(exc))
         return 400, {"error": str(exc), "payload": stored.pk}
     try:
         with transaction.atomic():
             payload = keep(WebhookPayload.Outcome.ACCEPTED)
-            summary = apply(parsed, payload)
+            summary = apply_event(event, payload)
             payload.summary = summary
-            payload.save(update_fields=["summary"])
-    except Exception as exc:  # ours, not the sender's: 5xx so Alertmanager retries
+            payload.processed_at = payload.received_at
+            payload.save(update_fields=["summary", "processed_at"])
+    except Exception as exc:  # ours, not the sender's: 5xx so the sender retries
         logger.exception("%s delivery failed", source)
         try:
             keep(WebhookPayload.Outcome.ERROR, f"{type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from ops_console.accounts.access import check, require
 
+from . import alert_queue
 from .forms import MappingFormSet, RoutingForm, TokenForm
 from .intake_config import do_create_token, do_revoke_token, do_update_routing
 from .models import AlertRouting, ApiToken, WebhookPayload
@@ -69,10 +70,27 @@ def payloads(request):
     if outcome in WebhookPayload.Outcome.values:
         rows = rows.filter(outcome=outcome)
     page = Paginator(rows, PAYLOAD_PAGE_SIZE).get_page(request.GET.get("page"))
+    queued, oldest = alert_queue.backlog()
     return render(request, "incidents/payloads.html", {
-        "page": page, "outcomes": WebhookPayload.Outcome.choices, "outcome": outcome})
+        "page": page, "outcomes": WebhookPayload.Outcome.choices, "outcome": outcome,
+        "queued": queued, "oldest_queued_seconds": oldest})
 
 
 @require("incidents.view_webhookpayload")
 def payload(request, pk):
-    return render(request, "incidents/payload.html", {"payload": get_object_or_404(WebhookPayload, pk=pk)})
+    return render(request, "incidents/payload.html", {
+        "payload": get_object_or_404(WebhookPayload, pk=pk),
+        "can_apply_again": request.user.has_perm("incidents.manage_routing")})
+
+
+@require("incidents.manage_routing")
+@require_POST
+def apply_again(request, pk):
+    payload = get_object_or_404(WebhookPayload, pk=pk)
+    try:
+        alert_queue.do_apply_again(payload, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, f"Payload {payload.pk} is queued again; a worker applies it in a few seconds.")
+    return redirect("incidents:payload", pk=payload.pk)

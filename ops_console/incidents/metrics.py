@@ -1,5 +1,5 @@
 """Domain metrics read from the database at scrape time: open incidents by
-severity and webhook deliveries by outcome."""
+severity, webhook deliveries by outcome and the alert queue's backlog."""
 from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily
 
@@ -23,6 +23,13 @@ class IncidentCollector:
                                    .annotate(n=Count("pk")).values_list("source", "outcome", "n")):
             payloads.add_metric([source, outcome], n)
         yield payloads
+        from .alert_queue import backlog
+
+        depth, oldest = backlog()
+        yield GaugeMetricFamily("ops_console_alert_queue_depth",
+                                "Alertmanager deliveries stored but not applied yet", value=depth)
+        yield GaugeMetricFamily("ops_console_alert_queue_oldest_seconds",
+                                "Age of the oldest Alertmanager delivery not applied yet (0 when none)", value=oldest)
 
     def describe(self):
         return []

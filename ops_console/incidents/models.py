@@ -273,6 +273,7 @@ class WebhookPayload(models.Model):
     """Every authenticated body we were sent, as received, with what became of it."""
 
     class Outcome(models.TextChoices):
+        QUEUED = "queued", "Queued (stored, not applied yet)"
         ACCEPTED = "accepted", "Accepted"
         INVALID = "invalid", "Invalid (400)"
         TOO_LARGE = "too_large", "Too large (413)"
@@ -286,9 +287,15 @@ class WebhookPayload(models.Model):
     summary = models.JSONField(default=dict, blank=True)
     token = models.ForeignKey("ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # A queued delivery is applied by whoever holds the intake lock (alert_queue.py);
+    # one that keeps failing is set aside as an error after a few attempts.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        # The queue is read oldest first: a small partial index, whatever the history's size.
+        indexes = [models.Index(fields=["id"], condition=models.Q(outcome="queued"), name="payload_queued")]
 
     def __str__(self):
         return f"{self.source} payload #{self.pk} ({self.outcome})"

@@ -7,3 +7,12 @@ from . import retention
 @shared_task(name="ops_console.incidents.tasks.prune_payloads", ignore_result=True)
 def prune_payloads():
     return retention.prune_payloads()
+
+
+@shared_task(name="ops_console.incidents.tasks.drain_alert_queue", ignore_result=True)
+def drain_alert_queue():
+    """Apply queued Alertmanager deliveries (rung by a busy intake, and by beat
+    in case that message was lost)."""
+    from . import alert_queue
+
+    return alert_queue.drain()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("routing/", intake_views.routing, name="routing"),
     path("payloads/", intake_views.payloads, name="payloads"),
     path("payloads/<int:pk>/", intake_views.payload, name="payload"),
+    path("payloads/<int:pk>/apply-again", intake_views.apply_again, name="payload_apply_again"),
     re_path(INCIDENT + r"$", views.detail, name="detail"),
     re_path(INCIDENT + r"live$", views.timeline, name="live"),
     re_path(INCIDENT + r"acknowledge$", views.acknowledge, name="acknowledge"),

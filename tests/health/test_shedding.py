@@ -7,6 +7,7 @@ from django.test import RequestFactory
 from prometheus_client import REGISTRY
 
 from ops_console.health.shedding import LoadSheddingMiddleware
+from ops_console.incidents import alert_queue
 from ops_console.incidents.intake_config import do_create_token
 from ops_console.incidents.models import Alert
 from tests.system.alertmanager import am_payload, get_status, in_background, post, storm_alert, table_locked, wait_until
@@ -71,5 +72,7 @@ def test_on_a_live_server_held_requests_land_and_the_extra_one_is_shed(live_serv
         status, headers, body = post(live_server.url, token, am_payload(storm_alert(2, "api")))
         assert status == 503 and headers["Retry-After"] == "5" and body["error"] == "overloaded"
         assert get_status(live_server.url + "/healthz") == 200
-    assert [status for status, _, _ in held()] == [200, 200]
+    # One applies both deliveries (200); the other may have found the intake lock taken (202, stored).
+    assert {status for status, _, _ in held()} <= {200, 202}
+    alert_queue.drain()  # what the worker does for a delivery left queued
     assert sorted(Alert.objects.values_list("fingerprint", flat=True)) == ["storm-0000", "storm-0001"]

@@ -26,3 +26,17 @@ def test_metrics_endpoint_shows_them(client, db):
     open_incident(code="P2")
     body = client.get("/metrics").content.decode()
     assert 'ops_console_incidents_open{severity="P2"} 1.0' in body
+
+
+def test_the_alert_queue_backlog(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert samples()[("ops_console_alert_queue_depth", ())] == 0
+    WebhookPayload.objects.create(source="alertmanager", outcome="queued",
+                                  received_at=timezone.now() - timedelta(seconds=90))
+    WebhookPayload.objects.create(source="alertmanager", outcome="queued")
+    values = samples()
+    assert values[("ops_console_alert_queue_depth", ())] == 2
+    assert 90 <= values[("ops_console_alert_queue_oldest_seconds", ())] < 120

@@ -17,6 +17,7 @@ from devstack import services
 from ops_console.audit.models import AuditEntry
 from ops_console.escalation import tasks as escalation_tasks
 from ops_console.escalation.models import ContactMethod, Delivery, Page
+from ops_console.incidents import alert_queue
 from ops_console.incidents.intake_config import do_create_token
 from ops_console.incidents.models import Alert, Incident, TimelineEvent
 from ops_console.monitoring import prometheus as prom
@@ -127,8 +128,9 @@ def test_a_database_outage_is_answered_5xx_and_alertmanagers_retries_land_exactl
         time.sleep(1.5)
     finally:
         restart_test_postgres(postgres)
-    assert all(status == 200 for status in join())
+    assert all(status in (200, 202) for status in join())  # 202: stored, applied by the request holding the lock
     connection.close()  # the test's own connection died with the server
+    alert_queue.drain()  # what the worker's beat schedule does, for any delivery a request left queued
 
     assert outage_answers[0] >= 500 and any(isinstance(a, int) and a >= 500 for a in answers)
     assert not [a for a in answers + outage_answers if a == 429 or (isinstance(a, int) and 400 <= a < 500)]
@@ -225,16 +227,18 @@ def test_a_flood_of_webhooks_is_shed_with_503_and_retry_after_never_429_and_no_a
     statuses_seen = {status for status, _, _ in answers}
     # A connection the test server's small listen backlog drops is a network error,
     # which Alertmanager retries like a 5xx.
-    assert statuses_seen <= {200, 503, NETWORK_ERROR} and 503 in statuses_seen
+    assert statuses_seen <= {200, 202, 503, NETWORK_ERROR} and 503 in statuses_seen
     assert all(headers.get("Retry-After") == "5" for status, headers, _ in answers if status == 503)
-    accepted = [g for g, (status, _, _) in zip(groups, answers) if status == 200]
+    accepted = [g for g, (status, _, _) in zip(groups, answers) if status in (200, 202)]
+    alert_queue.drain()  # what the worker does for deliveries stored (202) while a request held the lock
     for group in accepted:   # every alert acknowledged with a 2xx is in the database
         assert Alert.objects.filter(fingerprint__in=[a["fingerprint"] for a in group]).count() == 5
     assert get_status(live_server.url + "/healthz") == 200   # still up
 
     # Alertmanager retries what was shed; in the end every alert is in, once.
-    retried = [g for g, (status, _, _) in zip(groups, answers) if status != 200]
-    assert in_threads([lambda g=g: deliver(live_server.url, token, *g) for g in retried]) == [200] * len(retried)
+    retried = [g for g, (status, _, _) in zip(groups, answers) if status not in (200, 202)]
+    assert set(in_threads([lambda g=g: deliver(live_server.url, token, *g) for g in retried])) <= {200, 202}
+    alert_queue.drain()
     assert Alert.objects.count() == 240 and Alert.objects.values("fingerprint").distinct().count() == 240
 
 
