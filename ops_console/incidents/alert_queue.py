@@ -2,23 +2,21 @@
 by whoever holds the intake lock.
 
 A delivery is validated and stored (a 400 or a 503 is decided before anything
-else), and then its request tries to take the lock and apply every queued
-delivery, its own included, merged into a few large batches. When the
-console is quiet that is just its own body, so it answers 200 with what the
-delivery did. In an alert storm one request (or a worker) holds the lock and
-applies everybody's deliveries, many per transaction, while the others store
-their body and answer 202 at once: the fixed cost of a delivery is paid once
-per batch rather than once per delivery, and the order of firing and resolved
-notices is kept because one applier works at a time.
+else). When the console is quiet its request then takes the lock and applies
+it, and answers 200 with what it did. In an alert storm the queue is not
+empty: the request answers 202 at once (stored, queued) and a Celery worker
+holds the lock and applies everybody's deliveries, many per transaction. So
+the fixed cost of a delivery is paid once per batch rather than once per
+delivery, the web processes stay free to answer, and the order of firing and
+resolved notices is kept because one applier works at a time.
 
-Nothing is lost between the two steps: a holder looks at the queue again
-after releasing the lock (a delivery stored while it held the lock is seen
-then, or was stored by a request that took the lock itself); past its time
-budget a request hands the rest to a Celery worker; the beat schedule drains
-the queue every few seconds in case that message was lost."""
+Nothing is lost between the two steps: whoever held the lock looks at the
+queue again after releasing it (a delivery stored meanwhile was either seen
+then or stored by a request that could take the lock itself) and rings for
+the worker if anything is left; the beat schedule drains the queue every few
+seconds in case that message was lost."""
 import json
 import logging
-import time
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
@@ -30,7 +28,6 @@ from . import ingest
 from .models import WebhookPayload
 
 SOURCE = "alertmanager"
-INLINE_BUDGET_SECONDS = 0.5  # a request applies others' deliveries for at most this long
 BATCH_DELIVERIES = 200
 BATCH_ALERTS = 1000  # alerts per transaction: large enough to share the cost, short enough not to block others
 MAX_ATTEMPTS = 3
@@ -58,42 +55,49 @@ def receive(body, *, token, remote_addr=None):
         return 503, {"error": "temporary failure; please retry"}
     outcome = Outcome()
     try:
-        drain(budget=INLINE_BUDGET_SECONDS, parsed={payload.pk: alerts}, outcome=outcome)
-    except DatabaseError:  # stored: a worker applies it once the database is back
-        logger.exception("applying queued Alertmanager deliveries failed; they stay queued")
+        _apply_if_first(payload, alerts, outcome)
+    except DatabaseError:  # stored: the worker applies it once the database is back
+        logger.exception("applying an Alertmanager delivery failed; it stays queued")
     if payload.pk in outcome.applied:
         return 200, {"status": "ok", "payload": payload.pk, **outcome.applied[payload.pk]}
-    if payload.pk in outcome.set_aside:  # kept for inspection; Alertmanager's retry may fare better
-        return 503, {"error": "temporary failure; please retry", "payload": payload.pk}
-    # Another request or a worker holds the lock: it applies ours too, in order.
+    # Older deliveries wait, another applier holds the lock, or applying ours
+    # failed once: the worker applies it, in order (and retries it).
     return 202, {"status": "queued", "payload": payload.pk}
 
 
 class Outcome:
-    """What one drain() did: {payload id: summary} applied, ids set aside."""
+    """What an applier did: {payload id: summary} applied, ids set aside."""
 
     def __init__(self):
         self.applied, self.set_aside = {}, set()
 
 
-def drain(budget=None, parsed=None, outcome=None):
-    """Apply queued deliveries, oldest first, while we can take the lock;
-    returns how many were applied. `budget`: seconds after which the rest is
-    handed to a worker. `parsed`: {payload id: alerts} already parsed.
-    `outcome`: an Outcome to fill in."""
-    deadline = None if budget is None else time.monotonic() + budget
-    outcome = outcome if outcome is not None else Outcome()
+def _apply_if_first(payload, alerts, outcome):
+    """Apply the delivery now if nothing older waits and nobody holds the
+    lock; otherwise leave it to the holder or the worker."""
+    with transaction.atomic():
+        if not _try_lock():
+            return  # the holder looks at the queue again after releasing the lock
+        batch = _claim()
+        if batch and batch[0].pk == payload.pk:  # deliveries stored since ours come after it: fine
+            _apply_batch(batch, {payload.pk: alerts}, outcome)
+    if WebhookPayload.objects.filter(outcome=Queued).exists():
+        ring_bell()
+
+
+def drain():
+    """The worker's job: apply queued deliveries, oldest first, until none is
+    left, unless another holds the lock (it looks again after releasing it).
+    Returns how many this call applied."""
+    outcome = Outcome()
     while True:
         with transaction.atomic():
             if not _try_lock():
-                break  # the holder looks at the queue again after releasing the lock
+                break
             batch = _claim()
             if batch:
-                _apply_batch(batch, parsed or {}, outcome)
+                _apply_batch(batch, {}, outcome)
         if not batch and not WebhookPayload.objects.filter(outcome=Queued).exists():
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            ring_bell()
             break
     return len(outcome.applied)
 

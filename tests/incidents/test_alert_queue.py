@@ -113,12 +113,20 @@ def test_a_delivery_that_keeps_failing_is_set_aside_and_holds_up_no_other(monkey
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_past_its_time_budget_hands_the_rest_to_a_worker(celery_worker, monkeypatch):
-    queue(*[am_payload(am_alert(fingerprint=f"late-{n}")) for n in range(3)])
-    monkeypatch.setattr(alert_queue, "BATCH_DELIVERIES", 1)
-    assert alert_queue.drain(budget=0) == 1  # one batch, then the bell
-    wait_until(lambda: Incident.objects.count() == 3, 30, "the worker to apply the rest")
-    assert not WebhookPayload.objects.filter(outcome="queued").exists()
+def test_a_delivery_behind_a_backlog_is_answered_at_once_and_the_worker_applies_all_in_order(celery_worker):
+    queue(am_payload(am_alert(fingerprint="first")), am_payload(am_alert(fingerprint="first", status="resolved")))
+    status, data = alert_queue.receive(json.dumps(am_payload(am_alert(fingerprint="last"))).encode(), token=None)
+    assert status == 202  # older deliveries wait: ours goes behind them, and the worker is rung
+    wait_until(lambda: not WebhookPayload.objects.filter(outcome="queued").exists(), 30, "the worker to drain")
+    first, last = Incident.objects.get(dedup_key="first"), Incident.objects.get(dedup_key="last")
+    assert first.status == "resolved" and last.status == "triggered"
+    assert first.pk < last.pk  # opened in the order the deliveries came
+
+
+def test_a_quiet_delivery_is_applied_before_its_answer(db, post_json):
+    response = post_json(AM_URL, am_payload())
+    assert response.status_code == 200 and response.json()["opened"] == 1
+    assert WebhookPayload.objects.get().processed_at is not None
 
 
 def test_a_delivery_we_cannot_store_is_503_so_alertmanager_retries(db, post_json, monkeypatch):

@@ -204,20 +204,24 @@ def test_oversized_body_is_413(post_json):
     assert not Incident.objects.exists()
 
 
-def test_our_failure_is_503_so_alertmanager_retries(post_json, monkeypatch):
-    from ops_console.incidents import actions
+def test_our_failure_keeps_the_delivery_for_the_worker_which_sets_it_aside_after_retries(post_json, monkeypatch):
+    from ops_console.incidents import actions, alert_queue
 
     def broken(*args, **kwargs):
-        raise RuntimeError("database hiccup")
+        raise RuntimeError("a bug of ours")
 
     monkeypatch.setattr(actions, "do_open_incident", broken)
     monkeypatch.setattr(actions, "do_open_incidents", broken)  # what a delivery opening several calls
     response = post_json(AM_URL, am_payload())
-    assert response.status_code == 503
+    assert response.status_code == 202 and response.json()["status"] == "queued"  # stored: ours to retry
     assert not Incident.objects.exists() and not Alert.objects.exists()
-    assert WebhookPayload.objects.get().outcome == "error"
+    stored = WebhookPayload.objects.get()
+    assert (stored.outcome, stored.attempts) == ("queued", 1) and "RuntimeError: a bug of ours" in stored.error
+    alert_queue.drain()  # the worker retries it, then sets it aside for an admin
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.attempts) == ("error", alert_queue.MAX_ATTEMPTS)
     monkeypatch.undo()
-    assert post_json(AM_URL, am_payload()).status_code == 200  # the retry succeeds
+    assert post_json(AM_URL, am_payload()).status_code == 200  # Alertmanager's next notification
     assert Incident.objects.count() == 1
 
 
