@@ -78,10 +78,10 @@ def _apply_if_first(payload, alerts, outcome):
     with transaction.atomic():
         if not _try_lock():
             return  # the holder looks at the queue again after releasing the lock
-        batch = _claim()
-        if batch and batch[0].pk == payload.pk:  # deliveries stored since ours come after it: fine
-            _apply_batch(batch, {payload.pk: alerts}, outcome)
-    if WebhookPayload.objects.filter(outcome=Queued).exists():
+        first = WebhookPayload.objects.filter(outcome=Queued).order_by("pk").values_list("pk", flat=True).first()
+        if first == payload.pk:  # deliveries stored since ours come after it: fine
+            _apply_batch(_claim(), {payload.pk: alerts}, outcome)
+    if first != payload.pk or WebhookPayload.objects.filter(outcome=Queued).exists():
         ring_bell()
 
 

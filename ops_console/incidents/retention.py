@@ -20,7 +20,9 @@ def prune_payloads(now=None):
     cutoff = (now or timezone.now()) - payload_retention()
     deleted = 0
     while True:
-        ids = list(WebhookPayload.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[:DELETE_BATCH])
+        # A delivery still queued is an alert not applied yet: never pruned, however old.
+        ids = list(WebhookPayload.objects.filter(received_at__lt=cutoff).exclude(outcome=WebhookPayload.Outcome.QUEUED)
+                   .values_list("pk", flat=True)[:DELETE_BATCH])
         if not ids:
             return deleted
         deleted += WebhookPayload.objects.filter(pk__in=ids).delete()[0]
