@@ -19,7 +19,8 @@ import json
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import Error as DatabaseError  # InterfaceError too: a connection that died mid-request
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ops_console.audit.log import record
