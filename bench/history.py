@@ -39,6 +39,7 @@ GOAL_MS = 100.0
 WORDS = ("database replica lag checkout latency error rate disk full queue backlog certificate expiry dns "
          "timeout memory leak cpu throttling cache miss storm deploy rollback kafka consumer api gateway "
          "payment failures login outage search index stale backup failed node not ready").split()
+LOADED_TABLES = ("incidents_incident", "incidents_timelineevent", "incidents_incident_services", "audit_incidentsearch")
 KINDS = ["note", "status_change", "alert_fired", "paged", "escalated", "page_delivered", "alert_resolved"]
 STATUSES = ["resolved"] * 8 + ["closed", "acknowledged", "triggered", "mitigated"]
 
@@ -95,8 +96,11 @@ def load(incidents, events_per_incident, rng):
     copy_rows("incidents_timelineevent", ("incident_id", "kind", "created_at", "actor_id", "actor_name", "message",
                                           "data"), event_rows())
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE incidents_incident; ANALYZE incidents_timelineevent; "
-                       "ANALYZE incidents_incident_services")
+        # What autovacuum does after such a load (statistics, visibility map, dead row
+        # versions gone), one table at a time (VACUUM refuses a transaction block).
+        # audit_incidentsearch: the search documents migration 0006's triggers filled.
+        for table in LOADED_TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
     return [pk for pk, _ in ids]
 
 
@@ -211,6 +215,11 @@ def main():
             ("history, commander", [f"/audit/incidents/?commander={PREFIX}-commander-5"]),
             ("history, full-text, a rare word", ["/audit/incidents/?q=kerberos"]),
             ("history, full-text, common words (matched by ~10% of rows)", ["/audit/incidents/?q=replica+lag"]),
+            ("history, full-text, common words, deep page", [f"/audit/incidents/?q=replica+lag&before={middle}"]),
+            ("history, full-text, a phrase", ["/audit/incidents/?q=%22replica+lag%22"]),
+            ("history, full-text, a word only timeline messages hold",
+             [f"/audit/incidents/?q=escalated&before={middle}"]),
+            ("history, full-text, four common words", ["/audit/incidents/?q=replica+lag+kafka+disk"]),
             ("incident page (audit view)", [f"/audit/incidents/INC-{pk}/" for pk in sample]),
             ("incident page (live, incidents app)", [f"/incidents/INC-{pk}/" for pk in sample]),
         ]
@@ -226,7 +235,7 @@ def main():
             p50, p95, most, least, statuses = measure(client, paths, repeat)
             ok = p95 < GOAL_MS and statuses == {200}
             broken |= statuses != {200}
-            failed |= not ok and "live" not in name and "common" not in name
+            failed |= not ok and "live" not in name
             count = f"{least}" if least == most else f"{least}–{most}"
             print(f"| {name} | {p50:.1f} ms | {p95:.1f} ms | {count} | {','.join(map(str, sorted(statuses)))} | "
                   f"{'met' if ok else 'MISSED'} |")

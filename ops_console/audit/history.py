@@ -1,52 +1,91 @@
 """Incident history: the filtered queryset behind the page and the exports, and
-full-text search (PostgreSQL's text search when available, substring match on
-SQLite). The GIN indexes that make the search fast come from migration 0004."""
+full-text search (PostgreSQL's text search over what the database keeps for it,
+see migration 0006; substring match on SQLite)."""
+import re
+
 from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from ops_console.incidents.models import OPEN_STATUSES, Incident, TimelineEvent
 
 SEARCH_CONFIG = "english"
+# Text whose web-search query is only words joined by AND/OR (no phrase, no
+# negation): an incident matches it only if its search document holds every
+# word of some alternative, so that document may filter the candidates.
+# (A "quoted phrase", a hyphenated word or a -word is still searched exactly,
+# without that filter.)
+PLAIN_WORDS = re.compile(r"[A-Za-z0-9]+(?:\s+[A-Za-z0-9]+)*")
+# Ids of incidents whose stored vectors match: the columns and the table are
+# kept by the database (migration 0006) and declared by no model, hence SQL.
+QUERY = "websearch_to_tsquery(%s::regconfig, %s)"
+IN_OWN_TEXT = f"SELECT incident_id FROM audit_incidentsearch WHERE vector @@ {QUERY}"
+IN_TIMELINE = f"SELECT incident_id FROM incidents_timelineevent WHERE search_vector @@ {QUERY}"
+# Necessary, not sufficient (the words may sit in different events). NULL: too big to keep.
+MAY_BE_IN_TIMELINE = (f"SELECT incident_id FROM audit_incidentsearch WHERE (document @@ {QUERY} "
+                      "OR document IS NULL)")
+KEYSET_OPERATORS = {"pk__lt": "<", "pk__gt": ">"}
 
 
-def incident_vector():
-    from django.contrib.postgres.search import SearchVector
-
-    return SearchVector("title", "summary", config=SEARCH_CONFIG)
-
-
-def timeline_vector():
-    from django.contrib.postgres.search import SearchVector
-
-    return SearchVector("message", config=SEARCH_CONFIG)
+def _incident_ids(sql, params, keyset=None):
+    """RawSQL of `sql` (ids of incidents), with a page's keyset filters on pk
+    repeated on its incident_id: PostgreSQL does not carry a range across a
+    join, so a walk of these rows would otherwise start at the newest."""
+    params = list(params)
+    for name, value in (keyset or {}).items():
+        sql += f" AND incident_id {KEYSET_OPERATORS[name]} %s"
+        params.append(value)
+    return RawSQL(sql, params)
 
 
 def search(queryset, text):
-    """Incidents whose title, summary or any timeline message match `text`."""
+    """Incidents whose title, summary or any timeline message match `text` (every
+    one of them, in one query: the exports)."""
     text = text.strip()
     if not text:
         return queryset
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery
-
-        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-        in_events = TimelineEvent.objects.annotate(v=timeline_vector()).filter(v=query).order_by()
-        in_incident = Incident.objects.annotate(v=incident_vector()).filter(v=query).order_by()
-        # One IN over a UNION lets each side use its GIN index; an OR of two
-        # IN subqueries makes PostgreSQL compute every row's tsvector instead.
-        # UNION ALL: IN de-duplicates anyway, so the union need not sort 100k ids first.
-        return queryset.filter(pk__in=in_incident.values("pk").union(in_events.values("incident_id"), all=True))
+        # One IN over a UNION ALL lets each side use its GIN index (an OR of two
+        # IN subqueries would not); IN de-duplicates anyway.
+        matching = _incident_ids(f"{IN_OWN_TEXT} UNION ALL {IN_TIMELINE}", [SEARCH_CONFIG, text] * 2)
+        return queryset.filter(pk__in=matching)
     in_events = TimelineEvent.objects.filter(message__icontains=text).values("incident_id")
     return queryset.filter(Q(title__icontains=text) | Q(summary__icontains=text) | Q(pk__in=in_events))
 
 
-def filter_incidents(form, queryset=None):
-    """The incidents `form` (a bound IncidentFilterForm) selects; none if it is invalid."""
+def search_sources(queryset, text):
+    """The incidents search(queryset, text) finds, as parts whose union they are,
+    for paging.keyset_page: each part is cut to a page on its own, so PostgreSQL
+    can walk the newest incidents and stop after a page when the words are common,
+    or use a GIN index when they are rare, instead of collecting every match (a
+    tenth of a million rows) to sort it. A part is a queryset, or a function of the
+    page's keyset filters on pk that returns one."""
+    text = text.strip()
+    if not text or connection.vendor != "postgresql":
+        return [search(queryset, text)]
+    params = [SEARCH_CONFIG, text]
+    plain_words = PLAIN_WORDS.fullmatch(text) is not None
+
+    def in_own_text(keyset):
+        return queryset.filter(**keyset).filter(pk__in=_incident_ids(IN_OWN_TEXT, params, keyset))
+
+    def in_timeline(keyset):
+        found = queryset.filter(**keyset).filter(pk__in=_incident_ids(IN_TIMELINE, params, keyset))
+        if plain_words:
+            # Rules out, through one index on the incidents, those no event can match.
+            found = found.filter(pk__in=_incident_ids(MAY_BE_IN_TIMELINE, params, keyset))
+        return found
+
+    return [in_own_text, in_timeline]
+
+
+def _filtered(form, queryset):
+    """(incidents `form` selects before the text search, the search text)."""
     queryset = Incident.objects.all() if queryset is None else queryset
     if not form.is_bound:
-        return queryset
+        return queryset, ""
     if not form.is_valid():
-        return queryset.none()
+        return queryset.none(), ""
     data = form.cleaned_data
     queryset = queryset.filter(**form.period_filter("detected_at"))
     if data["severity"]:
@@ -59,7 +98,17 @@ def filter_incidents(form, queryset=None):
         queryset = queryset.filter(status=data["status"])
     if data["commander"]:
         queryset = queryset.filter(commander__username=data["commander"].strip())
-    return search(queryset, data["q"] or "")
+    return queryset, data["q"] or ""
+
+
+def filter_incidents(form, queryset=None):
+    """The incidents `form` (a bound IncidentFilterForm) selects; none if it is invalid."""
+    return search(*_filtered(form, queryset))
+
+
+def filter_incident_sources(form, queryset=None):
+    """filter_incidents() as search_sources() gives it: for a page of them."""
+    return search_sources(*_filtered(form, queryset))
 
 
 def with_listing_relations(queryset):

@@ -30,8 +30,8 @@ def _form(request):
 @require("incidents.view_incident")
 def incidents(request):
     form = _form(request)
-    queryset = history.with_listing_relations(history.filter_incidents(form))
-    page = keyset_page(queryset, request.GET, size=PAGE_SIZE, key="pk")
+    sources = history.filter_incident_sources(form, history.with_listing_relations(Incident.objects.all()))
+    page = keyset_page(sources, request.GET, size=PAGE_SIZE, key="pk")
     history.attach_services_and_runs(page.items)
     return render(request, "audit/incidents.html",
                   {"form": form, "page": page, "query": query_without_cursor(request.GET)})
