@@ -123,9 +123,10 @@ class Worker:
     def __init__(self):
         self.log = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
         argv = [str(Path(sys.executable).parent / "celery"), "-A", "ops_console", "worker", "-Q", "celery",
-                "--concurrency", "1", "-l", "warning", "-n", f"bench-ingest-{os.getpid()}@%h"]
+                "--concurrency", "1", "-l", "info", "-n", f"bench-ingest-{os.getpid()}@%h"]
         self.process = services.Process("worker", argv, env=dict(os.environ), log=self.log).start()
-        time.sleep(3)  # a worker that is still starting only delays the drain it is asked for
+        # Measured from when it listens: a worker still starting would be counted as a slow drain.
+        services.wait_for(lambda: "ready." in self.log.read_text(errors="replace"), 60, "the Celery worker")
 
     def stop(self):
         self.process.stop()
