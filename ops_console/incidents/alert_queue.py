@@ -21,6 +21,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import Error as DatabaseError  # InterfaceError too: a connection that died mid-request
 from django.db import connection, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from ops_console.audit.log import record
@@ -67,10 +68,10 @@ def receive(body, *, token, remote_addr=None):
 
 
 class Outcome:
-    """What an applier did: {payload id: summary} applied, ids set aside."""
+    """What an applier did: {payload id: summary} of the deliveries it applied."""
 
     def __init__(self):
-        self.applied, self.set_aside = {}, set()
+        self.applied = {}
 
 
 def _apply_if_first(payload, alerts, outcome):
@@ -131,10 +132,9 @@ def ring_bell():
 
 def backlog():
     """(queued deliveries, age in seconds of the oldest) for the intake page and /metrics."""
-    oldest = WebhookPayload.objects.filter(outcome=Queued).order_by("pk").values_list("received_at", flat=True)
-    count = WebhookPayload.objects.filter(outcome=Queued).count()
-    first = oldest.first()
-    return count, (timezone.now() - first).total_seconds() if first else 0.0
+    queued = WebhookPayload.objects.filter(outcome=Queued).aggregate(count=Count("pk"), oldest=Min("received_at"))
+    oldest = queued["oldest"]
+    return queued["count"], (timezone.now() - oldest).total_seconds() if oldest else 0.0
 
 
 def _try_lock():
@@ -174,8 +174,7 @@ def _apply_batch(payloads, parsed, outcome):
                 outcome.applied |= _apply([payload], parsed)
         except Exception as exc:
             logger.exception("applying Alertmanager delivery %s failed", payload.pk)
-            if _failed(payload, exc):
-                outcome.set_aside.add(payload.pk)
+            _failed(payload, exc)
 
 
 def _apply(payloads, parsed):
@@ -218,4 +217,3 @@ def _failed(payload, exc):
         payload.outcome, payload.processed_at = WebhookPayload.Outcome.ERROR, timezone.now()
         fields += ["outcome", "processed_at"]
     payload.save(update_fields=fields)
-    return payload.outcome == WebhookPayload.Outcome.ERROR
