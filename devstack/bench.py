@@ -43,6 +43,7 @@ def main(argv):
     args = parser.parse_args(argv)
     provision.ensure_apt(provision.TEST_PACKAGES)
     python = provision.ensure_venv()
+    provision.ensure_step_user(os.environ.get("RUNBOOK_STEP_USER", "opsrunner"))
     scripts = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
     if args.only:
         scripts = [p for p in scripts if p.stem in args.only]

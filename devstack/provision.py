@@ -18,8 +18,9 @@ APT_PACKAGES = {
     "prometheus": "/usr/bin/prometheus",
     "prometheus-alertmanager": "/usr/bin/prometheus-alertmanager",
     "chromium": "/usr/bin/chromium",
+    "bubblewrap": "/usr/bin/bwrap",
 }
-STANDALONE_PACKAGES = ("redis-server", "prometheus", "prometheus-alertmanager")
+STANDALONE_PACKAGES = ("redis-server", "prometheus", "prometheus-alertmanager", "bubblewrap")
 TEST_PACKAGES = tuple(APT_PACKAGES)
 
 
@@ -38,6 +39,18 @@ def ensure_apt(packages):
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
                    stdout=subprocess.DEVNULL)
+
+
+def ensure_step_user(name="opsrunner"):
+    """The unprivileged user that runbook steps run as (never the console's own)."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode == 0:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"the step user {name!r} is missing; as root: useradd --system --no-create-home "
+                 f"--home-dir /nonexistent --shell /usr/sbin/nologin {name}")
+    say(f"creating the step user {name}")
+    subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                    "--shell", "/usr/sbin/nologin", name], check=True)
 
 
 def venv_python():

@@ -3,6 +3,7 @@ Alertmanager, the console's own processes) on 127.0.0.1 with data directories
 of our own. Used by the standalone runner, the test runner and test fixtures."""
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -91,18 +92,25 @@ class Process:
 
 
 class Redis:
-    def __init__(self, port, data_dir, persist=False):
-        self.port, self.dir, self.persist = port, Path(data_dir), persist
+    """password: required of every client (runbook steps run on this machine and must
+    not be able to talk to the broker); None for a test's own throwaway Redis."""
+
+    def __init__(self, port, data_dir, persist=False, password=None):
+        self.port, self.dir, self.persist, self.password = port, Path(data_dir), persist, password
         self.process = None
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o700)
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
                 "--daemonize", "no", "--protected-mode", "yes"]
+        if self.password:
+            argv += ["--requirepass", self.password]
         # Tests want a throwaway broker; the standalone console keeps its queue across restarts.
         argv += ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
         self.process = Process("redis", argv, log=self.dir / "redis.log").start()
@@ -115,19 +123,27 @@ class Redis:
 
 
 class Postgres:
-    """A throwaway PostgreSQL cluster; initdb refuses root, so it runs as `postgres`."""
+    """A throwaway PostgreSQL cluster; initdb refuses root, so it runs as `postgres`.
+    TCP connections need the password kept beside the cluster: runbook steps run on
+    this machine and must not be able to connect."""
 
     def __init__(self, port, data_dir):
         self.port, self.dir = port, Path(data_dir)
 
     @property
+    def password(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return kept_secret(self.dir / "password")
+
+    @property
     def url(self):
-        return f"postgres://postgres@127.0.0.1:{self.port}/ops_console"
+        return f"postgres://postgres:{self.password}@127.0.0.1:{self.port}/ops_console"
 
     def _as_postgres(self, argv, **kw):
         if os.geteuid() == 0:
             argv = ["runuser", "-u", "postgres", "--", *argv]
-        return subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **kw)
+        env = dict(os.environ, PGPASSWORD=self.password)
+        return subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, **kw)
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +154,16 @@ class Postgres:
             os.chmod(self.dir.parent, 0o755)
         pgdata = self.dir / "pgdata"
         if not pgdata.exists():
-            self._as_postgres([str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-                               "-E", "UTF8", "--locale=C.UTF-8"])
+            pwfile = self.dir / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            if os.geteuid() == 0:
+                os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+            try:
+                self._as_postgres([str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", "postgres",
+                                   "--auth-host=scram-sha-256", "--auth-local=peer", f"--pwfile={pwfile}",
+                                   "-E", "UTF8", "--locale=C.UTF-8"])
+            finally:
+                pwfile.unlink()
         # Durability is pointless for a throwaway test database; speed is not.
         opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
@@ -200,6 +224,15 @@ class Alertmanager(_PrometheusComponent):
     def argv(self):
         return ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self.dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]
+
+
+def kept_secret(path, nbytes=24):
+    """A random secret made once and kept in a file only its owner reads."""
+    path = Path(path)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(nbytes))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def remove_tree(path):

@@ -45,14 +45,6 @@ def take_lock(data_dir):
     return lock_file
 
 
-def secret_key(data_dir):
-    path = data_dir / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def manage(python, env, *args, capture=False):
     return subprocess.run([str(python), "manage.py", *args], cwd=provision.REPO, env=env, check=True,
                           capture_output=capture, text=True)
@@ -71,16 +63,23 @@ def main(argv):
         python = provision.venv_python()
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Runbook steps run as the step user, who must not read the data directory (the
+    # secret key, the database, tokens).
+    data_dir.chmod(0o700)
+    if not args.no_provision:
+        provision.ensure_step_user(os.environ.get("RUNBOOK_STEP_USER", "opsrunner"))
     lock = take_lock(data_dir)  # noqa: F841 - held until exit
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
 
     base_url = f"http://127.0.0.1:{args.port}"
+    # The broker's password: runbook steps run on this machine and must not reach it.
+    redis_password = services.kept_secret(data_dir / "redis_password")
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{data_dir / 'db.sqlite3'}",
-        REDIS_URL=f"redis://127.0.0.1:{args.redis_port}/0",
-        SECRET_KEY=secret_key(data_dir),
+        REDIS_URL=f"redis://:{redis_password}@127.0.0.1:{args.redis_port}/0",
+        SECRET_KEY=services.kept_secret(data_dir / "secret_key", 50),
         OPS_CONSOLE_HTTPS="false",
         OPS_CONSOLE_BASE_URL=base_url,
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -97,7 +96,8 @@ def main(argv):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        redis = services.Redis(args.redis_port, data_dir / "redis", persist=True).start()
+        redis = services.Redis(args.redis_port, data_dir / "redis", persist=True,
+                               password=redis_password).start()
         children.append(redis.process)
         # Before load_demo: hooks put settings into env that the demo data reads.
         for hook in STACK_HOOKS:

@@ -1,5 +1,6 @@
 """Ops Console settings: everything comes from the environment, with defaults
 for the standalone mode and refusals for unsafe production values."""
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -187,6 +188,32 @@ ESCALATION_ACK_LINK_HOURS = envint("ESCALATION_ACK_LINK_HOURS", 24)
 # a queued step nobody picked up this long is sent again (a broker restart).
 RUNBOOK_WORKER_LOST_AFTER = envint("RUNBOOK_WORKER_LOST_AFTER", 30)
 RUNBOOK_REQUEUE_AFTER = envint("RUNBOOK_REQUEUE_AFTER", 20)
+# Shell steps run as this unprivileged user, never as the worker's (which must be root,
+# or may run the step user through sudo: see docs/operations.md).
+RUNBOOK_STEP_USER = env("RUNBOOK_STEP_USER", "opsrunner")
+# auto: a bubblewrap sandbox (own processes, own directory) where namespaces work, else the
+# step user's permissions alone; namespaces: refuse to run steps without the sandbox; user: never use it.
+RUNBOOK_STEP_ISOLATION = env("RUNBOOK_STEP_ISOLATION", "auto")
+if RUNBOOK_STEP_ISOLATION not in ("auto", "namespaces", "user"):
+    raise ImproperlyConfigured("RUNBOOK_STEP_ISOLATION must be auto, namespaces or user")
+# Each step gets a HOME and working directory of its own below this, removed when it ends.
+RUNBOOK_STEP_ROOT = env("RUNBOOK_STEP_ROOT", "/var/tmp/ops-console-steps")
+RUNBOOK_STEP_PATH = env("RUNBOOK_STEP_PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+RUNBOOK_STEP_LANG = env("RUNBOOK_STEP_LANG", "C.UTF-8")
+# Limits of every step process (a step's own memory=/processes=/file_size= attributes, then
+# RUNBOOK_QUEUE_LIMITS, e.g. {"production": {"memory": "4g", "processes": 512}}, come first).
+RUNBOOK_STEP_MEMORY = env("RUNBOOK_STEP_MEMORY", "2g")
+RUNBOOK_STEP_PROCESSES = envint("RUNBOOK_STEP_PROCESSES", 256)
+RUNBOOK_STEP_FILE_SIZE = env("RUNBOOK_STEP_FILE_SIZE", "1g")
+try:
+    RUNBOOK_QUEUE_LIMITS = json.loads(env("RUNBOOK_QUEUE_LIMITS", "{}"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"RUNBOOK_QUEUE_LIMITS is not JSON: {exc}") from exc
+# Credentials attached to a queue: files in <dir>/<queue>/ on the workers (see docs/operations.md).
+RUNBOOK_CREDENTIALS_DIR = env("RUNBOOK_CREDENTIALS_DIR", str(DATA_DIR / "credentials"))
+# Paths a step never sees (the data directory always), and directories it may share read-write.
+RUNBOOK_STEP_HIDDEN_PATHS = envlist("RUNBOOK_STEP_HIDDEN_PATHS")
+RUNBOOK_STEP_SHARED_DIRS = envlist("RUNBOOK_STEP_SHARED_DIRS")
 # Raw alert payloads are kept for inspection this long (incidents and the audit log are never pruned).
 WEBHOOK_PAYLOAD_RETENTION_DAYS = envint("WEBHOOK_PAYLOAD_RETENTION_DAYS", 30)
 # Only behind a proxy that sets X-Forwarded-For: the audit log then records the client's address.

@@ -78,6 +78,22 @@ def private_redis(tmp_path):
     redis.stop()
 
 
+@pytest.fixture
+def step_shared_dir():
+    """A directory that runbook steps (the step user, in their sandbox) and the test
+    both see: `devstack test` makes one and lists it in RUNBOOK_STEP_SHARED_DIRS."""
+    import secrets
+
+    root = os.environ.get("OPS_CONSOLE_TEST_STEP_SHARED")
+    if not root:
+        pytest.fail("this test needs the step sandbox's shared directory: run it through `python3 -m devstack test`")
+    path = Path(root) / secrets.token_hex(8)
+    path.mkdir(mode=0o777)
+    path.chmod(0o777)
+    yield path
+    services.remove_tree(path)
+
+
 class WorkerControl:
     """Start/stop real `celery worker` processes against the test database."""
 

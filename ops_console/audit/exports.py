@@ -42,6 +42,32 @@ def json_response(filename, rows, wrapper=None, items_key="items"):
     return _download(chunks(), "application/json", filename)
 
 
+def attempt_data(attempt):
+    """One kept attempt of a step as an export shows it: what ran, what it printed, when, who clicked."""
+    return {"attempt": attempt.number, "status": attempt.status, "command": attempt.command,
+            "output": attempt.output, "output_cut": attempt.output_cut, "exit_code": attempt.exit_code,
+            "value": attempt.value, "expectation_met": attempt.expectation_met, "error": attempt.error,
+            "started_at": attempt.started_at, "finished_at": attempt.finished_at, "hostname": attempt.hostname,
+            "confirmed_by": attempt.confirmed_by.get_username() if attempt.confirmed_by_id else ""}
+
+
+def step_data(step_run):
+    """A step of a run with every attempt (step_run.attempt_records prefetched, oldest first)."""
+    return {"step": step_run.index + 1, "kind": step_run.kind, "title": step_run.title, "status": step_run.status,
+            "attempts": [attempt_data(a) for a in step_run.attempt_records.all()]}
+
+
+def attempt_event_row(attempt, step_run, reference):
+    """A kept attempt as a row of an incident's CSV (the columns of its timeline events)."""
+    data = {"run": step_run.run_id, "step": step_run.index + 1, "title": step_run.title, **attempt_data(attempt)}
+    exit_code = f", exit {attempt.exit_code}" if attempt.exit_code is not None else ""
+    return {"incident": reference, "created_at": attempt.finished_at, "kind": "step.attempt",
+            "actor": data["confirmed_by"],
+            "message": f"run {step_run.run_id} step {step_run.index + 1} ({step_run.title}) attempt {attempt.number}: "
+                       f"{attempt.status}{exit_code}",
+            "data": data}
+
+
 def bad_filter(form):
     """400 naming what is wrong with an export's filter, instead of an empty file."""
     problems = "; ".join(f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)

@@ -129,16 +129,30 @@ def runbook_usage(runs):
                 .order_by("-runs", "runbook__slug"))
 
 
+ENDED_ATTEMPTS = ("succeeded", "failed", "lost")
+FAILED_ATTEMPTS = ("failed", "lost")
+
+
 def step_failure_rates(steps, limit=50):
-    """[{runbook, index, title, finished, failed, rate}] for a StepRun queryset:
-    rate = failed / (succeeded + failed), highest first; steps that never
-    finished are left out."""
-    rows = (steps.filter(status__in=("succeeded", "failed"))
-            .values("run__runbook__slug", "index", "title")
-            .annotate(finished=Count("id"), failed=Count("id", filter=Q(status="failed"))))
-    result = [{"runbook": r["run__runbook__slug"], "index": r["index"], "title": r["title"],
-               "finished": r["finished"], "failed": r["failed"], "rate": r["failed"] / r["finished"]}
-              for r in rows]
+    """[{runbook, index, title, finished, failed, rate}] for a StepRun queryset,
+    counted in attempts: every kept attempt that ended (succeeded, failed, or
+    lost with its worker; a cancelled one is neither) counts, so a step that
+    failed twice before it succeeded is 2 failed of 3. A step without kept
+    attempts (an approval, a checklist item) counts once by its status.
+    rate = failed / finished, highest first; steps that never finished are left out."""
+    key = ("run__runbook__slug", "index", "title")
+    tried = (steps.filter(attempt_records__status__in=ENDED_ATTEMPTS).values(*key)
+             .annotate(finished=Count("attempt_records"),
+                       failed=Count("attempt_records", filter=Q(attempt_records__status__in=FAILED_ATTEMPTS))))
+    decided = (steps.filter(status__in=("succeeded", "failed"), attempt_records__isnull=True).values(*key)
+               .annotate(finished=Count("id"), failed=Count("id", filter=Q(status="failed"))))
+    totals = {}
+    for r in [*tried, *decided]:
+        total = totals.setdefault(tuple(r[k] for k in key), [0, 0])
+        total[0] += r["finished"]
+        total[1] += r["failed"]
+    result = [{"runbook": slug, "index": index, "title": title, "finished": finished, "failed": failed,
+               "rate": failed / finished} for (slug, index, title), (finished, failed) in totals.items()]
     result.sort(key=lambda r: (-r["rate"], -r["finished"], r["runbook"], r["index"]))
     return result[:limit]
 

@@ -4,7 +4,7 @@ dataclasses so the parser, the engine and the pages share one vocabulary."""
 from dataclasses import asdict, dataclass, field
 
 KINDS = ("runbook", "playbook", "checklist")
-PARAM_TYPES = ("string", "int", "choice", "bool")
+PARAM_TYPES = ("string", "int", "choice", "bool", "secret")   # secret: a string masked wherever it is shown
 # Step kinds after aliasing (bash, sh, console -> shell).
 STEP_KINDS = ("shell", "http", "promql", "wait", "approval", "manual")
 SHELL_ALIASES = ("shell", "bash", "sh", "console")
@@ -32,6 +32,7 @@ class Phase:
     budget_end_min: float | None = None
     line: int = 0
     text: str = ""                  # Markdown of the phase that precedes none of its steps
+    parallel: bool = False          # "{parallel}" on the heading: runs alongside open checklist items
 
 
 @dataclass
@@ -58,6 +59,10 @@ class Step:
     ttl: float | None = None        # approval: seconds until the request expires (None: never)
     hold_for: float | None = None   # wait: seconds to sleep (empty body) or that the condition must hold
     interval: float | None = None   # wait: seconds between evaluations of the condition
+    parallel: bool = False          # parallel=true: not held back by open checklist items before it
+    memory: str | None = None       # shell: limits of the step's processes (None: the queue's or the default)
+    processes: int | None = None
+    file_size: str | None = None
 
 
 @dataclass

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from ops_console.audit.log import record
 
-from . import executors, signals
-from .models import Run, StepRun
+from . import executors, params, signals
+from .models import Run, StepAttempt, StepRun
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,12 @@ def approval_ttl(step):
 def start_run(version, parameters, *, actor, context=None):
     """Start a run of a version with already validated parameter values."""
     doc = version.parsed()
+    secrets = {name: value for name, value in parameters.items()
+               if any(p.name == name and p.type == "secret" for p in doc.parameters)}
+    parameters = params.masked(doc.parameters, parameters)
     with transaction.atomic():
         run = Run.objects.create(runbook=version.runbook, version=version, parameters=parameters,
-                                 started_by=actor, context=context or {})
+                                 secret_parameters=secrets, started_by=actor, context=context or {})
         StepRun.objects.bulk_create([StepRun(run=run, index=step.index, kind=step.kind, title=step.title[:300],
                                              expectation=(step.expect or "")[:500]) for step in doc.steps])
         record("run.started", obj=run, actor=actor,
@@ -71,25 +74,43 @@ def _lock(run_id):
     return Run.objects.select_for_update().get(pk=run_id)
 
 
+def alongside(step, doc):
+    """Does the step run alongside open checklist items: parallel=true, or its phase marked {parallel}?"""
+    return step.parallel or (step.phase is not None and doc.phases[step.phase].parallel)
+
+
+def holds_back(item, step, doc):
+    """Does an open checklist item keep a later step from starting? It does, in
+    document order, unless either of them runs alongside; checklist items never
+    wait for each other (people tick them in any order)."""
+    return step.kind != "manual" and not alongside(item, doc) and not alongside(step, doc)
+
+
+def _passed(step_run, step):
+    """The run may move past this step."""
+    return step_run.status in StepRun.DONE or (step_run.status == StepRun.FAILED and step.on_failure == "continue")
+
+
 def _advance(run, doc=None):
     """Move the run forward from its current state (the caller holds the run's lock).
-    Steps run in order; a manual checklist item waits for its confirmation without
-    holding up the steps after it, so diagnostics run while people tick items off."""
+    Steps run in document order: a step starts once every step before it is done,
+    except that an open checklist item does not hold back what runs alongside it."""
     if run.finished:
         return
     doc = doc or run.document()
-    checklist_open = False
-    # Only the columns deciding the next move: outputs can be large.
-    for step_run in run.steps.order_by("index").only("id", "run_id", "index", "title", "status", "attempts"):
+    open_items = []
+    # Only the columns deciding the next move (and who clicked, kept with each attempt): outputs can be large.
+    for step_run in run.steps.order_by("index").only("id", "run_id", "index", "title", "status", "attempts",
+                                                     "confirmed_by"):
         step = doc.steps[step_run.index]
-        if step_run.status in StepRun.DONE:
-            continue
-        if step_run.status == StepRun.FAILED and step.on_failure == "continue":
+        if _passed(step_run, step):
             continue
         if step_run.status in (StepRun.FAILED, StepRun.CANCELLED):
             _finish_run(run, Run.FAILED, error=f"step {step_run.index + 1} ({step_run.title}) failed")
             return
         if step_run.status == StepRun.PENDING:
+            if any(holds_back(doc.steps[item.index], step, doc) for item in open_items):
+                break  # it starts when the items before it are ticked
             if needs_person(step):
                 step_run.set_status(StepRun.WAITING)
                 ttl = approval_ttl(step) if step.kind == "approval" else None
@@ -98,26 +119,43 @@ def _advance(run, doc=None):
             else:
                 _enqueue(step_run, step)
         if step_run.status == StepRun.WAITING and step.kind == "manual":
-            checklist_open = True
+            open_items.append(step_run)
             continue
         _set_run_status(run, Run.WAITING if step_run.status == StepRun.WAITING else Run.RUNNING)
         return
-    if checklist_open:
+    if open_items:
         _set_run_status(run, Run.WAITING)
     else:
         _finish_run(run, Run.SUCCEEDED)
 
 
 def blocking_step(step_runs, doc):
-    """The first step the run cannot move past (open checklist items do not count)."""
+    """The first step the run cannot move past: where _advance stops. Open
+    checklist items do not count, but a step they hold back does."""
     for step_run in step_runs:
         step = doc.steps[step_run.index]
-        if step_run.status in StepRun.DONE or (step_run.status == StepRun.FAILED and step.on_failure == "continue"):
-            continue
-        if step_run.status == StepRun.WAITING and step.kind == "manual":
+        if _passed(step_run, step) or (step_run.status == StepRun.WAITING and step.kind == "manual"):
             continue
         return step_run
     return None
+
+
+def held_back_by(step_runs, doc):
+    """{index of a pending step: [the open checklist items that keep it from starting]}
+    for the step the run stops at, so the page can say what it waits for."""
+    open_items = []
+    for step_run in step_runs:
+        step = doc.steps[step_run.index]
+        if _passed(step_run, step):
+            continue
+        if step_run.status == StepRun.WAITING and step.kind == "manual":
+            open_items.append(step_run)
+            continue
+        if step_run.status == StepRun.PENDING:
+            holders = [item for item in open_items if holds_back(doc.steps[item.index], step, doc)]
+            return {step_run.index: holders} if holders else {}
+        return {}
+    return {}
 
 
 def _set_run_status(run, status):
@@ -130,7 +168,11 @@ def _finish_run(run, status, error=""):
     run.set_status(status)
     run.finished_at = timezone.now()
     run.error = error
-    run.save(update_fields=["status", "finished_at", "error"])
+    fields = ["status", "finished_at", "error"]
+    if status != Run.FAILED and run.secret_parameters:
+        run.secret_parameters = {}   # no step of it can run again (a failed run can be retried)
+        fields.append("secret_parameters")
+    run.save(update_fields=fields)
     record(f"run.{status}", obj=run, after={"status": status, "error": error})
     signals.run_finished.send(sender=Run, run=run)
 
@@ -230,7 +272,14 @@ def _execute_claimed(run, doc, step_run, token):
         return bool(StepRun.objects.filter(pk=step_run_id, claim_token=token, status=StepRun.RUNNING).update(
             output=output, output_cut=cut, command=command, heartbeat_at=timezone.now()))
 
-    context = executors.StepContext(step, run.parameters, progress)
+    def credentials_used(queue, names):
+        with transaction.atomic():
+            record("step.credentials_used", obj=run,
+                   after={"step": step_run.index + 1, "title": step_run.title, "queue": queue, "credentials": names})
+
+    secrets = run.secret_parameters or {}
+    context = executors.StepContext(step, {**run.parameters, **secrets}, progress,
+                                    hidden=[str(v) for v in secrets.values()], credentials_used=credentials_used)
     try:
         outcome = executors.get(step.kind).execute(context)
     except executors.StepError as exc:
@@ -238,7 +287,11 @@ def _execute_claimed(run, doc, step_run, token):
     except Exception as exc:  # noqa: BLE001 - a bug in an executor fails the step, not the worker
         log.exception("step run %s crashed", step_run_id)
         outcome = executors.Outcome(ok=False, error=f"internal error: {type(exc).__name__}: {exc}", permanent=True)
-    finish_step(step_run, token, outcome, context.command, doc=doc)
+    # Nothing a secret parameter or a credential holds is stored: not in the output, the
+    # command (an http step's headers hold its values) or an error message.
+    outcome.output = executors.mask(outcome.output, context.hidden)
+    outcome.error = executors.mask(outcome.error, context.hidden)
+    finish_step(step_run, token, outcome, executors.mask(context.command, context.hidden), doc=doc)
 
 
 def finish_step(step_run, token, outcome, command="", *, doc):
@@ -254,18 +307,26 @@ def finish_step(step_run, token, outcome, command="", *, doc):
             and not run.cancel_requested
         status = None if retry else (StepRun.SUCCEEDED if outcome.ok else StepRun.FAILED)
         if not mine.filter(status=StepRun.RUNNING).update(**values, **({"status": status} if status else {})):
-            # The lease was lost (worker lost) or the run cancelled: keep what it printed, decide nothing.
-            mine.filter(status=StepRun.CANCELLED).update(**values)
+            # The lease was lost (worker lost: its attempt is kept as lost) or the run was
+            # cancelled: keep what it printed in the cancelled attempt, decide nothing.
+            if mine.filter(status=StepRun.CANCELLED).update(**values):
+                _set_fields(step_run, values)
+                StepAttempt.keep(step_run, StepAttempt.CANCELLED, reported=True)
             return
         step_run.status = StepRun.RUNNING
-        for name, value in values.items():
-            setattr(step_run, name, value)
+        _set_fields(step_run, values)
+        StepAttempt.keep(step_run, StepAttempt.SUCCEEDED if outcome.ok else StepAttempt.FAILED)
         if retry:
             _enqueue(step_run, step)
             return
         step_run.set_status(status)
         signals.step_finished.send(sender=StepRun, step_run=step_run)
         _advance(run, doc)
+
+
+def _set_fields(step_run, values):
+    for name, value in values.items():
+        setattr(step_run, name, value)
 
 
 # --- what people do ---------------------------------------------------------
@@ -426,12 +487,16 @@ def do_cancel(run_id, *, actor):
         run.save(update_fields=["cancel_requested"])
         now = timezone.now()
         for step_run in run.steps.exclude(status__in=StepRun.FINISHED):
+            running = step_run.status == StepRun.RUNNING
             step_run.set_status(StepRun.CANCELLED)
             step_run.finished_at = now
             step_run.save(update_fields=["status", "finished_at"])
+            if running:
+                # Kept now, in case its worker never reports back; a report fills it in.
+                StepAttempt.keep(step_run, StepAttempt.CANCELLED)
         run.set_status(Run.CANCELLED)
-        run.finished_at = now
-        run.save(update_fields=["status", "finished_at"])
+        run.finished_at, run.secret_parameters = now, {}
+        run.save(update_fields=["status", "finished_at", "secret_parameters"])
         record("run.cancelled", obj=run, actor=actor, after={"status": run.status})
         signals.run_finished.send(sender=Run, run=run)
     return run
@@ -469,9 +534,12 @@ def _fail_stale(step_run_id, status, field, cutoff, reason):
         step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
         if step_run.status != status or getattr(step_run, field) >= cutoff:
             return 0  # it moved on meanwhile
+        running = step_run.status == StepRun.RUNNING
         step_run.set_status(StepRun.FAILED)
         step_run.error, step_run.finished_at, step_run.claim_token = reason, timezone.now(), None
         step_run.save(update_fields=["status", "error", "finished_at", "claim_token"])
+        if running:
+            StepAttempt.keep(step_run, StepAttempt.LOST)
         record("step.failed", obj=run, after={**_snapshot(step_run), "error": reason})
         signals.step_finished.send(sender=StepRun, step_run=step_run)
         _advance(run)

@@ -13,22 +13,13 @@ from dataclasses import dataclass
 
 import requests
 
+from . import sandbox
 from .document import Step
+from .sandbox import mask
 
 HEAD_BYTES = 64 * 1024   # output kept from the start of a step...
 TAIL_BYTES = 64 * 1024   # ...and from its end; what lies between is counted, not kept
 FLUSH_SECONDS = 0.5      # how often running output reaches the database (and the page)
-# Never hand the console's own secrets to a runbook's shell: these names, and any
-# variable whose name says it is a secret (a deny-list of names alone misses new ones).
-HIDDEN_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST_PASSWORD", "METRICS_TOKEN",
-              "OPS_CONSOLE_ALERTMANAGER_TOKEN", "CELERY_BROKER_URL")
-SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "CREDENTIAL", "PRIVATE_KEY")
-
-
-def step_environment(environ):
-    """The worker's environment minus the console's secrets."""
-    return {k: v for k, v in environ.items()
-            if k not in HIDDEN_ENV and not any(word in k.upper() for word in SECRET_WORDS)}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -56,16 +47,23 @@ class Outcome:
 
 
 class StepContext:
-    """What an executor gets: the step, the run's parameter values, and
-    progress(output, cut) -> False when it must stop (cancelled, lease lost)."""
+    """What an executor gets: the step, the run's parameter values,
+    progress(output, cut) -> False when it must stop (cancelled, lease lost),
+    the values never to show (secret parameters; the executor adds credentials),
+    and credentials_used(queue, names), called before a step receives credentials."""
 
-    def __init__(self, step: Step, values: dict, progress=None):
+    def __init__(self, step: Step, values: dict, progress=None, *, hidden=(), credentials_used=None):
         self.step, self.values = step, values
         self.command = ""
+        self.hidden = list(hidden)
         self._progress = progress or (lambda output, cut, command: True)
+        self._credentials_used = credentials_used or (lambda queue, names: None)
 
     def progress(self, output="", cut=0):
-        return self._progress(output, cut, self.command)
+        return self._progress(mask(output, self.hidden), cut, mask(self.command, self.hidden))
+
+    def credentials_used(self, queue, names):
+        self._credentials_used(queue, names)
 
 
 class BoundedOutput:
@@ -141,7 +139,7 @@ class Executor:
 
 
 def render(step, values):
-    """The step body with the run's values in it (shell-quoted in shell steps)."""
+    """The step body with the run's values in it (a shell step gets references to PARAM_ variables)."""
     from . import params
 
     try:
@@ -167,15 +165,36 @@ def _kill_group(process, grace=1.0):
 
 @register
 class ShellExecutor(Executor):
+    """bash in the step sandbox: the step user, a clean environment and a directory
+    of its own, resource limits. Parameter values arrive only as PARAM_<name>
+    environment variables; the script refers to them and never contains them."""
+
     kind = "shell"
 
     def execute(self, ctx):
+        from . import params
+
         step = ctx.step
-        # Parameter values only ever reach bash shell-quoted.
-        ctx.command = render(step, ctx.values)
-        env = step_environment(os.environ)
-        process = subprocess.Popen(["bash", "-c", ctx.command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        try:
+            ctx.command = params.render_shell(step.body, ctx.values)
+            params_env = params.shell_environment(step.body, ctx.values)
+        except params.RenderError as exc:
+            raise StepError(f"cannot fill in the parameters: {exc}") from exc
+        try:
+            box = sandbox.Sandbox(step, params_env, hidden_values=ctx.hidden)
+        except sandbox.SandboxError as exc:
+            raise StepError(str(exc)) from exc
+        ctx.hidden = box.hidden
+        if box.credentials:
+            ctx.credentials_used(sandbox.queue_name(step), box.credential_names)
+        with box:
+            outcome = self._run(ctx, box)
+        return outcome
+
+    def _run(self, ctx, box):
+        step = ctx.step
+        process = subprocess.Popen(box.argv(ctx.command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, env=box.env, cwd="/")
         out = BoundedOutput()
         fd = process.stdout.fileno()
         os.set_blocking(fd, False)
@@ -208,10 +227,16 @@ class ShellExecutor(Executor):
             _kill_group(process)
             process.stdout.close()
         text, cut = out.text()
+        text = mask(text, ctx.hidden)
         if stop_reason:
             return Outcome(ok=False, output=text, output_cut=cut, exit_code=process.returncode, error=stop_reason,
                            permanent=True, cancelled=stop_reason.startswith("stopped"))
         code = process.returncode
+        if code != 0:
+            limit = sandbox.limit_exceeded(box.limits, code, text)
+            if limit:
+                return Outcome(ok=False, output=text, output_cut=cut, exit_code=code, permanent=True,
+                               error=f"{limit} (exit status {code})")
         if step.expect:
             met = re.search(step.expect, text, re.MULTILINE) is not None
             return Outcome(ok=met, output=text, output_cut=cut, exit_code=code, expectation_met=met,

@@ -201,8 +201,8 @@ def read_parameter(spec, line, problem):
         problem(line, f"parameter {name!r}: choices only apply to type: choice")
     pattern = spec.get("pattern")
     if pattern is not None:
-        if kind != "string":
-            problem(line, f"parameter {name!r}: pattern only applies to type: string")
+        if kind not in ("string", "secret"):
+            problem(line, f"parameter {name!r}: pattern only applies to type: string or secret")
         else:
             try:
                 re.compile(str(pattern))

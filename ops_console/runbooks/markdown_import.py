@@ -2,8 +2,8 @@
 reader fills in by hand, as environment variables ($NAMESPACE, "${POD}"),
 as angle brackets (<namespace>), or as an assignment to fill in
 (NODE_NAME='<value of instance label from alert>'). Each blank becomes a
-{{ name }} parameter, rewritten so the value stays one shell-quoted word
-wherever the blank stood; literal {{ braces }} (Go templates) are escaped."""
+{{ name }} parameter, placed so its value reaches the command as one word (a PARAM_
+environment variable) wherever the blank stood; literal {{ braces }} (Go templates) are escaped."""
 import re
 
 from .params import PLACEHOLDER_RE

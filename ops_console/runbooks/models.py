@@ -97,7 +97,10 @@ class Run(StateMachine, models.Model):
 
     runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="runs")
     version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="runs")
+    # What people see: values of `type: secret` parameters are "****" here...
     parameters = models.JSONField(default=dict, blank=True)
+    # ...and only here, for the workers; emptied when the run can no longer run a step.
+    secret_parameters = models.JSONField(default=dict, blank=True, editable=False)
     status = models.CharField(max_length=20, choices=STATUSES, default=RUNNING, db_index=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -204,3 +207,64 @@ class StepRun(StateMachine, models.Model):
     @staticmethod
     def new_token():
         return uuid.uuid4()
+
+
+class StepAttempt(models.Model):
+    """One attempt of a worker-executed step, kept when it ends: an automatic
+    retry or a "retry from here" is a new attempt, so nothing a step printed
+    is ever overwritten. The StepRun keeps showing the latest attempt."""
+
+    SUCCEEDED, FAILED, CANCELLED, LOST = "succeeded", "failed", "cancelled", "lost"
+    STATUSES = [(s, s) for s in (SUCCEEDED, FAILED, CANCELLED, LOST)]
+    # What a StepRun holds about its latest attempt, copied as the attempt ends.
+    COPIED = ("command", "output", "output_cut", "exit_code", "value", "expectation_met", "error", "started_at",
+              "finished_at", "hostname", "claimed_by", "confirmed_by_id")
+    # What a worker reports (finish_step); the rest was known when the attempt started.
+    REPORTED = ("command", "output", "output_cut", "exit_code", "value", "expectation_met", "error", "finished_at")
+
+    step_run = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="attempt_records")
+    number = models.PositiveIntegerField(help_text="1 for the first attempt")
+    status = models.CharField(max_length=20, choices=STATUSES)
+    command = models.TextField(blank=True, help_text="What was executed, with parameters filled in")
+    output = models.TextField(blank=True)
+    output_cut = models.BigIntegerField(default=0)
+    exit_code = models.IntegerField(null=True, blank=True)
+    value = models.JSONField(null=True, blank=True)
+    expectation_met = models.BooleanField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="worker hostname and pid")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", help_text="who clicked run or retry for this attempt")
+
+    class Meta:
+        ordering = ["step_run", "number"]
+        constraints = [models.UniqueConstraint(fields=["step_run", "number"], name="step_attempt_unique_number")]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.step_run}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @classmethod
+    def keep(cls, step_run, status, *, reported=False):
+        """Keep the attempt step_run holds now. The first to end an attempt writes
+        its row and later callers change nothing, except a worker reporting
+        (reported=True) after a cancel: it fills in what the step printed.
+        The caller holds the run's lock, so two writers never race."""
+        fields = {name: getattr(step_run, name) for name in cls.COPIED}
+        fields["output_cut"] = fields["output_cut"] or 0
+        if reported:
+            return cls.objects.update_or_create(
+                step_run_id=step_run.pk, number=step_run.attempts,
+                defaults={name: fields[name] for name in cls.REPORTED},
+                create_defaults={**fields, "status": status})[0]
+        # One INSERT ... ON CONFLICT DO NOTHING: this runs once per step, on the engine's hot path.
+        cls.objects.bulk_create([cls(step_run_id=step_run.pk, number=step_run.attempts, status=status, **fields)],
+                                ignore_conflicts=True)

@@ -1,18 +1,24 @@
 """Runbook parameters: validating what a person typed into the start form, and
-the only code that puts a value into a step body. In a shell step a value is
-always one shell-quoted word; the parser refuses placeholders where quoting
-would not protect it (inside quotes, here-documents, arithmetic, eval)."""
+the only code that puts a value into a step body. A shell step never contains
+a value: {{ name }} renders as a reference to the environment variable
+PARAM_name, and the executor passes the values in the step's environment
+(shell_environment), so the shell expands a value once and never parses it.
+Other kinds (promql, http, text) get the value itself, escaped for the kind."""
 import re
-import shlex
 from urllib.parse import quote
+
+from .shell_context import shell_contexts
 
 # {{ name }}; a backslash before the braces (\{{) keeps them literal.
 PLACEHOLDER_RE = re.compile(r"(?<!\\)\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-ESCAPED_BRACES = "\\{{"
+# An escape or a placeholder, so one pass handles both and never touches a value.
+TEMPLATE_RE = re.compile(r"(\\\{\{)|" + PLACEHOLDER_RE.pattern)
+ENV_PREFIX = "PARAM_"
+MASK = "****"
 TRUE_WORDS = {"true", "on", "1", "yes"}
 FALSE_WORDS = {"false", "off", "0", "no"}
+TEXT_TYPES = ("string", "secret")     # a secret is a string that is masked wherever it is shown
 INT_RE = re.compile(r"[+-]?\d+")
-SAFE_WORD_RE = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
 URL_START_RE = re.compile(r"\s*(?:[A-Za-z]+\s+)?")
 
 
@@ -20,13 +26,16 @@ class RenderError(ValueError):
     """A value that cannot be placed into a step body safely."""
 
 
-def quotes_to_itself(param):
-    """True when every value the parameter accepts is a number or a plain word
-    that shlex.quote leaves unchanged, so it is inert in any shell context."""
-    if param.type in ("int", "bool"):
-        return True
-    return param.type == "choice" and bool(param.choices) and all(
-        SAFE_WORD_RE.fullmatch(_text(choice)) for choice in param.choices)
+def is_constrained(param):
+    """True when the type alone limits a value to a number or a word
+    (int, bool): it needs no pattern and is inert even where the shell
+    evaluates arithmetic."""
+    return param.type in ("int", "bool")
+
+
+def env_name(name):
+    """The environment variable that carries parameter `name` into a shell step."""
+    return f"{ENV_PREFIX}{name}"
 
 
 def placeholders(text):
@@ -67,7 +76,7 @@ def _check_value(param, value):
             return None, "is required"
         if param.type == "bool":
             return False, None
-        if param.type == "string":
+        if param.type in TEXT_TYPES:
             return "", None
         return None, "is required" if param.type == "int" else f"pick one of: {_choices_text(param)}"
     return convert(param, value)
@@ -122,12 +131,14 @@ def _choices_text(param):
 
 def _substitute(body, values, encode):
     def replace(match):
-        name = match.group(1)
+        if match.group(1):
+            return "{{"              # \{{ stays literal
+        name = match.group(2)
         if name not in values:
             raise RenderError(f"no value for parameter {name!r}")
         return encode(values[name], match)
 
-    return PLACEHOLDER_RE.sub(replace, body or "").replace(ESCAPED_BRACES, "{{")
+    return TEMPLATE_RE.sub(replace, body or "")
 
 
 def _text(value):
@@ -136,17 +147,40 @@ def _text(value):
     return str(value)
 
 
+def _shell_text(name, values):
+    """The text a shell step gets for `name`, refused when an environment
+    variable cannot carry it or the parser promised a single line."""
+    if name not in values:
+        raise RenderError(f"no value for parameter {name!r}")
+    text = _text(values[name])
+    if "\x00" in text:
+        raise RenderError("a NUL character cannot be passed to a shell")
+    if "\n" in text or "\r" in text:
+        raise RenderError(f"the value of {name!r} must be a single line in a shell step")
+    return text
+
+
 def render_shell(body, values):
-    """The command with every {{ name }} replaced by shlex.quote(value): one
-    literal word whatever the value holds. The only way a value reaches a shell."""
+    """The script with every {{ name }} replaced by a reference to PARAM_name:
+    "${PARAM_name}" (one word) in plain words and inside $(...), ${PARAM_name}
+    inside double quotes. The script never contains a value, so no value is
+    ever parsed by the shell; the values travel in shell_environment()."""
+    ctx = shell_contexts(body or "")
 
     def encode(value, match):
-        text = _text(value)
-        if "\x00" in text:
-            raise RenderError("a NUL character cannot be passed to a shell")
-        return shlex.quote(text)
+        _shell_text(match.group(2), values)
+        reference = "${" + env_name(match.group(2)) + "}"
+        return reference if ctx[match.start()] == "D" else f'"{reference}"'
 
     return _substitute(body, values, encode)
+
+
+def shell_environment(step_or_body, values):
+    """{"PARAM_name": text} for exactly the parameters a shell step uses
+    (bool -> "true"/"false", int -> its digits): what the executor adds to
+    the step's environment."""
+    body = getattr(step_or_body, "body", step_or_body)
+    return {env_name(name): _shell_text(name, values) for name in placeholders(body)}
 
 
 def escape_promql(text):
@@ -191,6 +225,22 @@ def _render_http(body, values):
 def _refuse_line_breaks(text):
     if "\n" in text or "\r" in text or "\x00" in text:
         raise RenderError("a line break cannot go into an HTTP request line or header")
+
+
+# --- secrets -----------------------------------------------------------------
+
+def masked(parameters, values):
+    """The values with every `type: secret` one replaced by ****, for pages,
+    exports and the audit log."""
+    secret = {p.name for p in parameters if p.type == "secret"}
+    return {name: (MASK if name in secret and value not in (None, "") else value) for name, value in values.items()}
+
+
+def secret_values(parameters, values):
+    """The non-empty values of secret parameters, to mask wherever they turn up
+    in text (a step's output, a command as run)."""
+    return [_text(values[p.name]) for p in parameters
+            if p.type == "secret" and values.get(p.name) not in (None, "")]
 
 
 def render(step, values):

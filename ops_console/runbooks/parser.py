@@ -10,8 +10,8 @@ from pathlib import PurePath
 from .document import SHELL_ALIASES, Parameter, Phase, Problem, RunbookDocument, Step
 from .front_matter import read_front_matter
 from .markdown_import import rewrite_blanks
-from .params import placeholders, quotes_to_itself
-from .shell_context import unsafe_placeholders
+from .params import TEXT_TYPES, is_constrained, placeholders
+from .shell_commands import unsafe_placeholders
 from .step_attributes import STEP_ATTRS, StepAttributes, parse_duration  # noqa: F401 (parse_duration: API)
 
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
@@ -27,6 +27,8 @@ UNIT_MINUTES = {
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 1.0),
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 60.0),
 }
+# "## Diagnosis (5-15 min) {parallel}": the phase runs alongside open checklist items.
+PHASE_MARKER_RE = re.compile(r"[ \t]*\{[ \t]*(?P<word>[A-Za-z_-]+)[ \t]*\}[ \t]*$")
 # Code blocks that are plainly samples (shown as text, never run).
 SAMPLE_LANGS = {"", "text", "txt", "plain", "plaintext", "output", "log", "logs", "none"}
 
@@ -142,12 +144,19 @@ class _Parser:
             return
         self.flush_prose_to_parent()
         self.seen_structure = True
-        title, start, end, ok = parse_budget(text)
+        marker = PHASE_MARKER_RE.search(text)
+        if marker and marker.group("word").lower() != "parallel":
+            if not self.lenient:
+                self.problem(number, f"unknown phase marker {{{marker.group('word')}}}: the only one is {{parallel}}")
+            marker = None
+        shown = text[:marker.start()].rstrip() if marker else text
+        title, start, end, ok = parse_budget(shown)
         if not ok:
             self.problem(number, f"cannot read the time budget in {text!r} (write e.g. (0-5 min), (< 1 min), (2h))",
                          "warning")
-        self.doc.phases.append(Phase(index=len(self.doc.phases), title=title or text, heading=text,
-                                     budget_start_min=start, budget_end_min=end, line=number))
+        self.doc.phases.append(Phase(index=len(self.doc.phases), title=title or shown, heading=shown,
+                                     budget_start_min=start, budget_end_min=end, line=number,
+                                     parallel=marker is not None))
 
     def take_explanation(self):
         text = "\n".join(self.prose).strip("\n")
@@ -290,12 +299,10 @@ class _Parser:
     # --- parameters used by steps ------------------------------------------------
 
     def check_shell_quoting(self, step, declared):
-        for name, offset, reason in unsafe_placeholders(step.body):
-            param = declared.get(name)
-            if param is not None and quotes_to_itself(param):
-                continue    # a number or a plain word: shell-quoting leaves it unchanged anywhere
-            self.problem(step.line + 1 + offset, f"{{{{ {name} }}}} is {reason}: in a shell step write it as a "
-                                                 "bare word; its value is shell-quoted for you")
+        constrained = {name for name, param in declared.items() if is_constrained(param)}
+        for name, offset, reason in unsafe_placeholders(step.body, constrained):
+            self.problem(step.line + 1 + offset, f"{{{{ {name} }}}} is {reason}: use the parameter as an argument "
+                                                 "of a program that treats it as data")
 
     def check_placeholders(self):
         declared = {p.name: p for p in self.doc.parameters}
@@ -315,9 +322,13 @@ class _Parser:
             if param.shell and isinstance(param.default, str) and ("\n" in param.default or "\r" in param.default):
                 self.problem(param.line, f"parameter {param.name!r}: the default must be a single line (it is used "
                                          "in a shell step)")
-            if param.shell and param.type == "string" and not param.pattern and not self.lenient:
+            if param.shell and param.type in TEXT_TYPES and not param.pattern and not self.lenient:
                 self.problem(param.line, f"parameter {param.name!r} is used in a shell step but has no pattern: "
-                                "add one so only expected values reach the command", "warning")
+                                         "add a pattern (or make it a choice) so only expected values reach the "
+                                         "command")
+            if param.type == "secret" and param.default is not None:
+                self.problem(param.line, f"parameter {param.name!r}: a secret cannot have a default (the runbook "
+                                         "text is not secret)")
             if param.name not in used and not self.lenient:
                 self.problem(param.line, f"parameter {param.name!r} is declared but no step uses it", "warning")
 

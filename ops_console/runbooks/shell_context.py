@@ -1,30 +1,20 @@
-"""Where a {{ placeholder }} sits in a shell command: a small scanner that
-gives the quoting context of every character, so the parser can refuse a
-placeholder where shell-quoting its value would not keep it one inert word
-(inside quotes, here-documents, arithmetic, or after eval / sh -c)."""
-import bisect
+"""The quoting context of every character of a shell command (plain word,
+inside quotes, $(...), backticks, arithmetic, a here-document, a comment):
+a small scanner shared by the renderer, which writes a parameter reference
+to suit its context, the linter (shell_commands.py) and the importer."""
 import re
 
-from .params import PLACEHOLDER_RE
-
-
-CONTEXT_NAMES = {
-    "D": "inside double quotes", "S": "inside single quotes", "E": "inside $'...' quotes",
-    "B": "inside backticks", "P": "inside ${...}", "A": "inside an arithmetic expression",
-    "T": "inside [[ ... ]] (bash evaluates its operands)", "H": "inside a here-document",
-}
-SAFE_CONTEXTS = {"N", "C", "#"}
 WORD_START = " \t\n;|&(){"
 HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z0-9_]+)\2")
-REPARSING_RE = re.compile(r"(\beval|\b(?:ba|da|z|k)?sh[ \t]+-c)[ \t]+$")
-REPARSING_LOOKBEHIND = 40    # characters before a placeholder searched for eval / sh -c
 
 
 def shell_contexts(body):
     """The quoting context of every character of a shell command: N (plain
-    words), C (inside $(...), plain words again), D, S, E, B, P, A, T, H as in
-    CONTEXT_NAMES, or # (a comment). A small scanner, not a full shell parser:
-    where it is unsure it reports the more restrictive context."""
+    words), C (inside $(...), plain words again), D (double quotes), S
+    (single quotes), E ($'...'), B (backticks), P (${...}), A (arithmetic),
+    T ([[ ... ]]), H (a here-document) or # (a comment). A small scanner, not
+    a full shell parser: where it is unsure it reports the more restrictive
+    context."""
     n = len(body)
     ctx = ["N"] * n
     stack = [["N", 0]]       # [context, nesting depth of parentheses/braces]
@@ -156,26 +146,3 @@ def _open_expansion(body, i, state, word_start):
     if state != "D" and word_start and body.startswith("[[", i) and body[i + 2:i + 3] in (" ", "\t"):
         return "T", 2
     return None
-
-
-def unsafe_placeholders(body):
-    """[(name, line offset in body, reason)] for every placeholder of a shell
-    body that shell-quoting would not protect."""
-    ctx = shell_contexts(body)
-    newlines = [i for i, c in enumerate(body) if c == "\n"]
-    found = []
-    for match in PLACEHOLDER_RE.finditer(body):
-        start = match.start()
-        line = bisect.bisect_left(newlines, start)
-        line_start = newlines[line - 1] + 1 if line else 0
-        where = ctx[start]
-        if where not in SAFE_CONTEXTS:
-            reason = CONTEXT_NAMES.get(where, "inside a quoted context")
-        elif start and body[start - 1] == "$":
-            reason = "right after a $ (the shell would expand it)"
-        elif REPARSING_RE.search(body, max(line_start, start - REPARSING_LOOKBEHIND), start):
-            reason = "passed to a command that runs its argument as shell code (eval, sh -c)"
-        else:
-            continue
-        found.append((match.group(1), line, reason))
-    return found

@@ -11,18 +11,20 @@ COMPARISON_RE = re.compile(r"^\s*(?:(<=|>=|==|!=|<|>)\s*[-+]?(?:\d+(?:\.\d+)?|\.
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 SAFE_HTTP_METHODS = ("GET", "HEAD", "OPTIONS")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-COMMON_ATTRS = {"title", "timeout", "on_failure", "retries", "queue", "confirm", "auto"}
+COMMON_ATTRS = {"title", "timeout", "on_failure", "retries", "queue", "confirm", "auto", "parallel"}
 STEP_ATTRS = {
-    "shell": COMMON_ATTRS | {"expect"},
+    "shell": COMMON_ATTRS | {"expect", "memory", "processes", "file_size"},
     "http": COMMON_ATTRS | {"expect", "expect_status", "method"},
     "promql": COMMON_ATTRS | {"expect"},
     "wait": COMMON_ATTRS | {"expect", "for", "interval"},
-    "approval": {"title", "ttl", "on_failure", "queue", "auto", "confirm"},
+    "approval": {"title", "ttl", "on_failure", "queue", "auto", "confirm", "parallel"},
 }
 ALL_ATTRS = set().union(*STEP_ATTRS.values())
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_WAIT_INTERVAL = 15.0
 TITLE_LENGTH = 80
+SIZE_RE = re.compile(r"^\s*\d+\s*[kmgt]?i?b?\s*$", re.I)   # the sandbox reads it: 512m, 2g, 100MiB
+MAX_PROCESSES = 100_000
 
 
 def parse_duration(value):
@@ -73,6 +75,7 @@ class StepAttributes:
             self.problem(line, f"queue {step.queue!r} may only hold letters, digits and . _ : -")
             step.queue = None
         step.confirm = bool(self.bool_attr(attrs, "confirm", line))
+        step.parallel = bool(self.bool_attr(attrs, "parallel", line))
         auto = self.bool_attr(attrs, "auto", line)
         step.expect = attrs.get("expect")
         getattr(self, f"normalise_{step.kind}")(step, auto, line)
@@ -83,6 +86,14 @@ class StepAttributes:
 
     def normalise_shell(self, step, auto, line):
         step.auto = bool(auto) and not self.lenient
+        for key in ("memory", "file_size"):
+            value = step.attrs.get(key)
+            if value is not None and not SIZE_RE.match(value):
+                self.problem(line, f"{key}={value!r} is not a size (write 512m, 2g or a number of bytes)")
+            else:
+                setattr(step, key, value)
+        if "processes" in step.attrs:
+            step.processes = self.int_attr(step.attrs, "processes", line, 1, MAX_PROCESSES)
         if step.expect is not None:
             try:
                 re.compile(step.expect)

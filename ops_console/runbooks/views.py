@@ -135,7 +135,8 @@ def start(request, slug):
     doc = version.parsed()
     source = request.POST if request.method == "POST" else request.GET
     incident = source.get("incident", "").strip()
-    raw = {p.name: source.get(p.name, "") for p in doc.parameters}
+    # A secret comes only in the body of the POST, never from a link (it would be in logs and history).
+    raw = {p.name: (request.POST if p.type == "secret" else source).get(p.name, "") for p in doc.parameters}
     errors, general = {}, []
     if incident and not INCIDENT_REF.match(incident):
         general.append(f"{incident!r} is not an incident reference like INC-42.")

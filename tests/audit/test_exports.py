@@ -101,3 +101,40 @@ def test_a_bad_filter_is_refused_with_the_reason(client_as, db):
     assert response.status_code == 400 and b"since: Enter a valid date." in response.content
     response = client.get(reverse("audit:incidents_json"), {"since": "2026-05-02", "until": "2026-05-01"})
     assert response.status_code == 400 and b"must not be after" in response.content
+
+
+def test_the_incident_exports_keep_every_attempt_of_a_retried_step(client_as, make_user):
+    from ops_console.runbooks import engine
+    from tests.runbooks.builders import drive, shell, start
+
+    inc = builders.incident("Disk full", "P0")
+    ron, rita = make_user("responder", username="ron"), make_user("responder", username="rita")
+    run = drive(start(shell("echo cleaning; exit 2"), actor=ron, context={"incident": inc.reference}))
+    engine.do_retry(run.steps.get().pk, actor=rita)
+    drive(run)
+    client = client_as("auditor")
+
+    data = json.loads(body(client.get(reverse("audit:incident_json", args=[inc.reference]))))
+    [step] = data["runs"][0]["steps"]
+    assert [(a["attempt"], a["status"], a["exit_code"], a["output"], a["confirmed_by"]) for a in step["attempts"]] \
+        == [(1, "failed", 2, "cleaning\n", ""), (2, "failed", 2, "cleaning\n", "rita")]
+    assert all(a["command"] and a["started_at"] and a["finished_at"] for a in step["attempts"])
+
+    rows = [r for r in csv_rows(client.get(reverse("audit:incident_csv", args=[inc.reference])))
+            if r["kind"] == "step.attempt"]
+    assert [r["actor"] for r in rows] == ["", "rita"]
+    assert rows[1]["message"] == f"run {run.pk} step 1 (shell step) attempt 2: failed, exit 2"
+    kept = json.loads(rows[1]["data"])
+    assert kept["output"] == "cleaning\n" and kept["exit_code"] == 2 and kept["command"]
+
+
+def test_the_run_record_shows_every_attempt(client_as, make_user):
+    from ops_console.runbooks import engine
+    from tests.runbooks.builders import drive, shell, start
+
+    run = drive(start(shell("echo first try; exit 3"), actor=make_user("responder")))
+    engine.do_retry(run.steps.get().pk, actor=make_user("responder", username="rita"))
+    drive(run)
+    content = client_as("auditor").get(reverse("audit:run", args=[run.pk])).content.decode()
+    assert "Every attempt (2)" in content and content.count('data-testid="attempt"') == 2
+    assert "run by rita" in content and "exit 3" in content

@@ -99,3 +99,19 @@ def test_reports_default_to_the_last_six_months(client_as):
     since, until = reports.default_period()
     assert (response.context["since"], response.context["until"]) == (since, until)
     assert reports.default_period(dt.date(2026, 3, 15)) == (dt.date(2025, 10, 1), dt.date(2026, 3, 15))
+
+
+def test_step_failure_rates_count_failed_attempts(db):
+    from ops_console.runbooks.models import StepAttempt
+
+    book = builders.runbook("restart-app")
+    retried = builders.run(book, steps=[("succeeded", None, None), ("succeeded", None, None)])
+    first, second = retried.steps.order_by("index")
+    for number, status in ((1, "failed"), (2, "lost"), (3, "succeeded")):
+        StepAttempt.objects.create(step_run=first, number=number, status=status)
+    StepAttempt.objects.create(step_run=second, number=1, status="cancelled")  # neither succeeded nor failed
+    StepAttempt.objects.create(step_run=second, number=2, status="succeeded")
+    builders.run(book, status="failed", steps=[("failed", None, None)])  # a gate rejected: no attempts kept
+
+    rates = reports.step_failure_rates(StepRun.objects.all())
+    assert [(r["index"], r["finished"], r["failed"]) for r in rates] == [(0, 4, 3), (1, 1, 0)]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ops_console.runbooks.params import render_shell, validate
+from ops_console.runbooks.params import render_shell, shell_environment, validate
 from ops_console.runbooks.parser import import_markdown
 
 # shared/ lies beside the repository (CI and every developer's machine).
@@ -53,7 +53,9 @@ def test_one_file_in_detail():
     assert doc.phases[2].text.startswith("Note that in many cases a filesystem running out of inodes")
     values, errors = validate(doc.parameters, {"node_name": "node-1.example", "mount_point": "/var"})
     assert errors == {}
-    assert render_shell(step.body, values) == 'oc debug "node/"node-1.example\ndf -hi "/host/"/var'
+    assert render_shell(step.body, values) == (
+        'oc debug "node/""${PARAM_node_name}"\ndf -hi "/host/""${PARAM_mount_point}"')
+    assert shell_environment(step, values) == {"PARAM_node_name": "node-1.example", "PARAM_mount_point": "/var"}
 
 
 def test_console_output_is_dropped_and_assigned_variables_stay_variables():

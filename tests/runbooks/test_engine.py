@@ -61,12 +61,58 @@ def test_manual_and_approval_steps(db, responder, commander):
     assert AuditEntry.objects.filter(action="step.approved", actor=commander).exists()
 
 
-def test_an_open_checklist_item_does_not_hold_up_the_diagnostics(db, responder):
-    run = drive(start(step("manual", "Acknowledge the page"), shell("echo diagnosis"), actor=responder))
-    assert statuses(run) == ["waiting", "succeeded"] and run.status == "waiting"
+def test_an_open_checklist_item_holds_back_the_steps_after_it(db, responder):
+    run = drive(start(step("manual", "Decide with the commander: only continue if yes"), shell("echo restart"),
+                      step("manual", "Tell the channel"), actor=responder))
+    assert statuses(run) == ["waiting", "pending", "pending"] and run.status == "waiting"
+    assert engine.blocking_step(run.steps.order_by("index"), run.document()).index == 1
+    assert list(engine.held_back_by(run.steps.order_by("index"), run.document())) == [1]
     engine.do_confirm(run.steps.get(index=0).pk, actor=responder)
-    run.refresh_from_db()
-    assert run.status == "succeeded"
+    run = drive(run)
+    assert statuses(run) == ["succeeded", "succeeded", "waiting"] and run.status == "waiting"
+
+
+def test_checklist_items_in_a_row_open_together(db, responder):
+    run = start(step("manual", "Page the owner"), step("manual", "Open a bridge"), shell("echo after"),
+                actor=responder)
+    assert statuses(run) == ["waiting", "waiting", "pending"]
+    engine.do_confirm(run.steps.get(index=1).pk, actor=responder)
+    assert statuses(run) == ["waiting", "succeeded", "pending"]
+    engine.do_confirm(run.steps.get(index=0).pk, actor=responder)
+    assert drive(run).status == "succeeded"
+
+
+def test_a_parallel_step_runs_alongside_an_open_checklist_item(db, responder):
+    run = drive(start(step("manual", "Announce in #incidents"), shell("echo diagnosis", parallel=True),
+                      shell("echo more"), actor=responder))
+    assert statuses(run) == ["waiting", "succeeded", "pending"] and run.status == "waiting"
+    assert list(engine.held_back_by(run.steps.order_by("index"), run.document())) == [2]
+
+
+def test_a_parallel_phase_runs_alongside_its_checklist_items(db, responder):
+    phases = [Phase(index=0, title="Immediate actions", heading="Immediate actions", parallel=True),
+              Phase(index=1, title="Mitigation", heading="Mitigation")]
+    run = drive(start(step("manual", "Announce in #incidents", phase=0), shell("echo diagnosis", phase=0),
+                      step("manual", "Decide with the commander", phase=1), shell("echo restart", phase=1),
+                      actor=responder, phases=phases))
+    # The item of the parallel phase holds nothing back; the decision holds back the restart.
+    assert statuses(run) == ["waiting", "succeeded", "waiting", "pending"] and run.status == "waiting"
+    engine.do_confirm(run.steps.get(index=2).pk, actor=responder)
+    assert statuses(drive(run)) == ["waiting", "succeeded", "succeeded", "succeeded"]
+
+
+def test_a_parallel_step_still_waits_for_the_steps_before_it_that_are_not_checklist_items(db, responder):
+    run = drive(start(step("approval", "Go?"), shell("echo after", parallel=True), actor=responder))
+    assert statuses(run) == ["waiting", "pending"]
+
+
+def test_a_command_after_an_open_item_cannot_be_clicked_before_the_item_is_ticked(db, responder):
+    run = start(step("manual", "Decide"), shell("echo risky", auto=False), actor=responder)
+    assert statuses(run) == ["waiting", "pending"]
+    with pytest.raises(engine.ActionRefused):
+        engine.do_run_step(run.steps.get(index=1).pk, actor=responder)
+    engine.do_confirm(run.steps.get(index=0).pk, actor=responder)
+    assert statuses(run) == ["succeeded", "waiting"]
 
 
 def test_the_starter_cannot_approve_their_own_run(db, commander):
@@ -99,15 +145,61 @@ def test_failure_stops_the_run_unless_on_failure_continue(db, responder):
     assert run.steps.get(index=1).exit_code == 4
 
 
-def test_retries(db, responder, tmp_path):
-    counter = tmp_path / "count"
+def test_retries(db, responder, step_shared_dir):
+    counter = step_shared_dir / "count"
     run = drive(start(shell(f"echo x >> {counter}; exit 1", retries=2), actor=responder))
     assert run.steps.get().attempts == 3 and counter.read_text().count("x") == 3
     assert run.status == "failed"
 
 
-def test_a_duplicated_message_runs_the_step_once(db, responder, tmp_path):
-    marker = tmp_path / "marker"
+def test_every_attempt_of_an_automatic_retry_is_kept(db, responder, flaky_server):
+    run = drive(start(step("http", f"GET {flaky_server.url}/health", auto=True, retries=1), actor=responder))
+    step_run = run.steps.get()
+    assert run.status == "succeeded" and step_run.attempts == 2
+    first, second = step_run.attempt_records.order_by("number")
+    assert (first.number, first.status, first.value, first.error) == (1, "failed", 503, "status 503, expected 2xx")
+    assert first.output.startswith("HTTP 503") and first.command == f"GET {flaky_server.url}/health"
+    assert (second.number, second.status, second.value) == (2, "succeeded", 200)
+    assert first.started_at <= first.finished_at <= second.started_at <= second.finished_at
+    assert step_run.output == second.output and step_run.value == 200  # the step shows its latest attempt
+
+
+def test_a_retry_from_a_step_keeps_the_earlier_attempts_and_who_clicked(db, responder, commander):
+    run = drive(start(shell("echo try; exit 1"), shell("echo after"), actor=responder))
+    engine.do_retry(run.steps.get(index=0).pk, actor=commander)
+    run = drive(run)
+    kept = list(run.steps.get(index=0).attempt_records.order_by("number").values_list(
+        "number", "status", "exit_code", "output", "confirmed_by__username"))
+    assert kept == [(1, "failed", 1, "try\n", None), (2, "failed", 1, "try\n", commander.username)]
+    assert run.steps.get(index=1).attempt_records.count() == 0
+
+
+def test_a_lost_worker_and_a_cancel_keep_the_attempt_once(db, responder, commander):
+    run = start(shell("echo first"), actor=responder)
+    step_run = run.steps.get()
+    token = StepRun.new_token()
+    StepRun.objects.filter(pk=step_run.pk).update(status="running", attempts=1, output="half",
+                                                  heartbeat_at=timezone.now() - timedelta(minutes=5),
+                                                  claim_token=token)
+    engine.reconcile()
+    engine.reconcile()
+    assert list(step_run.attempt_records.values_list("number", "status", "output")) == [(1, "lost", "half")]
+
+    run = start(shell("sleep 5"), actor=responder)
+    step_run = run.steps.get()
+    claimed, token = engine._claim(step_run.pk)
+    engine.do_cancel(run.pk, actor=commander)
+    assert list(step_run.attempt_records.values_list("number", "status")) == [(1, "cancelled")]
+    # The worker reports back after the cancel: what it printed fills in the same attempt.
+    from ops_console.runbooks.executors import Outcome
+    engine.finish_step(claimed, token, Outcome(ok=False, output="killed\n", exit_code=-15), "sleep 5",
+                       doc=run.document())
+    assert list(step_run.attempt_records.values_list("number", "status", "output", "exit_code", "command")) == [
+        (1, "cancelled", "killed\n", -15, "sleep 5")]
+
+
+def test_a_duplicated_message_runs_the_step_once(db, responder, step_shared_dir):
+    marker = step_shared_dir / "marker"
     run = start(shell(f"echo ran >> {marker}"), actor=responder)
     step_id = run.steps.get().pk
     assert engine.execute_step(step_id) is True
@@ -115,8 +207,8 @@ def test_a_duplicated_message_runs_the_step_once(db, responder, tmp_path):
     assert marker.read_text() == "ran\n"
 
 
-def test_skip_and_retry_from_a_failed_step(db, responder, tmp_path):
-    flag = tmp_path / "flag"
+def test_skip_and_retry_from_a_failed_step(db, responder, step_shared_dir):
+    flag = step_shared_dir / "flag"
     run = drive(start(shell(f"test -e {flag}"), shell("echo after"), actor=responder))
     assert run.status == "failed"
     with pytest.raises(engine.ActionRefused, match="cannot be retried"):
@@ -218,8 +310,9 @@ def test_fifty_megabytes_of_output_are_stored_bounded(db, responder):
     assert len(stored.output) < 200_000 and stored.output_cut > 49_000_000
 
 
-def test_a_step_claimed_for_this_worker_is_not_run_once_cancelled(db, make_user, responder, tmp_path, monkeypatch):
-    marker = tmp_path / "second"
+def test_a_step_claimed_for_this_worker_is_not_run_once_cancelled(db, make_user, responder, step_shared_dir,
+                                                                  monkeypatch):
+    marker = step_shared_dir / "second"
     run = start(shell("echo first"), shell(f"touch {marker}"), actor=responder)
     real_finish = engine.finish_step
 
@@ -231,3 +324,48 @@ def test_a_step_claimed_for_this_worker_is_not_run_once_cancelled(db, make_user,
     monkeypatch.setattr(engine, "finish_step", finish_then_cancel)
     drive(run)
     assert statuses(run) == ["succeeded", "cancelled"] and not marker.exists()
+
+
+# --- secrets and credentials ------------------------------------------------------
+
+@pytest.mark.integration
+def test_a_secret_parameter_reaches_the_step_and_is_shown_nowhere(db, responder):
+    from ops_console.runbooks.document import Parameter
+
+    secret = "s3cr3t-value-that-must-not-show"
+    run = drive(start(shell("echo got=$PARAM_token; echo {{ token }} | rev", params=["token"]),
+                      actor=responder, parameters=[Parameter("token", type="secret", pattern="^[a-z0-9-]+$")],
+                      values={"token": secret}))
+    step_run = run.steps.get()
+    assert run.status == "succeeded" and step_run.output == f"got=****\n{secret[::-1]}\n"
+    assert run.parameters == {"token": "****"} and run.secret_parameters == {}   # emptied once finished
+    entries = AuditEntry.objects.filter(object_id=str(run.pk))
+    assert entries.filter(action="run.started").get().after["parameters"] == {"token": "****"}
+    assert not [e for e in entries if secret in str(e.before) + str(e.after)]
+    assert secret not in step_run.command and all(secret not in a.output for a in step_run.attempt_records.all())
+
+
+@pytest.mark.integration
+def test_a_failed_run_keeps_its_secret_for_a_retry_and_a_cancel_drops_it(db, responder, commander):
+    from ops_console.runbooks.document import Parameter
+
+    spec = [Parameter("token", type="secret", pattern="^[a-z0-9-]+$")]
+    run = drive(start(shell("test $PARAM_token = right", params=["token"]), shell("echo next", auto=False),
+                      actor=responder, parameters=spec, values={"token": "wrong"}))
+    assert run.status == "failed" and run.secret_parameters == {"token": "wrong"}
+    run2 = start(shell("echo $PARAM_token", params=["token"], auto=False), actor=responder, parameters=spec,
+                 values={"token": "abc"})
+    engine.do_cancel(run2.pk, actor=commander)
+    run2.refresh_from_db()
+    assert run2.secret_parameters == {}
+
+
+@pytest.mark.integration
+def test_each_use_of_credentials_is_audited_with_names_only(db, responder, tmp_path, settings):
+    settings.RUNBOOK_CREDENTIALS_DIR = str(tmp_path)
+    (tmp_path / "production").mkdir()
+    (tmp_path / "production" / "DEPLOY_TOKEN").write_text("tok-abcdef-123456")
+    run = drive(start(shell("echo $DEPLOY_TOKEN", queue="production"), shell("echo none"), actor=responder))
+    assert [s.output for s in run.steps.order_by("index")] == ["****\n", "none\n"]
+    used = AuditEntry.objects.filter(object_id=str(run.pk), action="step.credentials_used").get()
+    assert used.after == {"step": 1, "title": "shell step", "queue": "production", "credentials": ["DEPLOY_TOKEN"]}

@@ -1,12 +1,14 @@
-"""Parameters: validating start-form values, and the rendering that is the
-only way a value reaches a shell (proved by running the result with bash)."""
+"""Parameters: validating start-form values, and the rendering that keeps
+every value out of a shell script (proved by running the result with bash and
+the environment the executor would give it)."""
+import os
 import subprocess
 
 import pytest
 
 from ops_console.runbooks.document import Parameter, Step
-from ops_console.runbooks.params import RenderError, render, render_shell, render_text, validate
-from ops_console.runbooks.shell_context import shell_contexts, unsafe_placeholders
+from ops_console.runbooks.params import (RenderError, env_name, masked, render, render_shell, render_text,
+                                         secret_values, shell_environment, validate)
 
 PARAMETERS = [
     Parameter("service", pattern=r"^[a-z][a-z0-9-]*$", required=True, shell=True),
@@ -73,49 +75,90 @@ HOSTILE = [
     "'; touch pwned; '",
     '"; touch pwned; "',
     "it's \"quoted\" \\ ",
-    "line one\ntouch pwned",
     "${IFS}touch${IFS}pwned",
     "> pwned",
     "-rf /",
     "",
     "* ?",
+    "x; touch pwned $(touch pwned2)",
 ]
 
 
+def run_step(body, values, cwd):
+    """What the ShellExecutor does: bash -c the rendered script, with the
+    values only in the environment."""
+    env = {"PATH": os.environ["PATH"], **shell_environment(body, values)}
+    return subprocess.run(["bash", "-c", render_shell(body, values)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=10)
+
+
 @pytest.mark.parametrize("value", HOSTILE)
-@pytest.mark.parametrize("command", [
-    "printf '%s' {{ v }}",
-    "printf '%s' prefix-{{ v }}-suffix",
-    "printf '%s' \"node/\"{{ v }}",
-    "printf '%s' \"$(printf '%s' {{ v }})\"",
-    "for x in {{ v }}; do printf '%s' \"$x\"; done",
+@pytest.mark.parametrize("command, expected", [
+    ("printf '%s' {{ v }}", "{}"),
+    ("printf '%s' prefix-{{ v }}-suffix", "prefix-{}-suffix"),
+    ("printf '%s' \"node/\"{{ v }}", "node/{}"),
+    ("printf '%s' \"node/{{ v }}/x\"", "node/{}/x"),
+    ("printf '%s' --flag={{ v }}", "--flag={}"),
+    ("printf '%s' \"$(printf '%s' {{ v }})\"", "{}"),
+    ("printf '%s' $(printf '%s' {{ v }} | wc -c | tr -d ' ')", None),
+    ("for x in {{ v }}; do printf '%s' \"$x\"; done", "{}"),
 ])
-def test_hostile_values_are_printed_literally_and_never_run(tmp_path, value, command):
-    rendered = render_shell(command, {"v": value})
-    result = subprocess.run(["bash", "-c", rendered], cwd=tmp_path, capture_output=True, text=True, timeout=10)
-    expected = value
-    if "prefix-" in command:
-        expected = f"prefix-{value}-suffix"
-    elif "node/" in command:
-        expected = f"node/{value}"
-    elif "$(printf" in command:
-        expected = value.rstrip("\n")   # command substitution drops trailing newlines, nothing else
-    assert result.stdout == expected
-    assert not (tmp_path / "pwned").exists()
+def test_hostile_values_are_printed_literally_and_never_run(tmp_path, value, command, expected):
+    result = run_step(command, {"v": value}, tmp_path)
+    if expected is None:
+        assert result.stdout == str(len(value.encode()))
+    else:
+        assert result.stdout == expected.format(value)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_values_are_rendered_by_type():
-    assert render_shell("scale --replicas={{ n }} --dry-run={{ b }}", {"n": 5, "b": False}) == (
-        "scale --replicas=5 --dry-run=false")
-    assert render_shell("echo '\\{{end}}' {{ a }}", {"a": "x y"}) == "echo '{{end}}' 'x y'"
+def test_the_script_never_contains_the_value():
+    body = "kubectl -n {{ ns }} get pods \"app={{ app }}\" $(echo {{ ns }}) --replicas={{ n }}"
+    values = {"ns": "prod; touch x", "app": "web$(id)", "n": 3}
+    script = render_shell(body, values)
+    assert script == ('kubectl -n "${PARAM_ns}" get pods "app=${PARAM_app}" $(echo "${PARAM_ns}") '
+                      '--replicas="${PARAM_n}"')
+    assert "prod" not in script and "web" not in script
+    assert shell_environment(body, values) == {"PARAM_ns": "prod; touch x", "PARAM_app": "web$(id)", "PARAM_n": "3"}
 
 
-def test_nul_and_missing_values_are_refused():
-    with pytest.raises(RenderError, match="NUL"):
-        render_shell("echo {{ a }}", {"a": "x\x00y"})
+def test_environment_holds_exactly_the_parameters_the_step_uses():
+    step = Step(0, "shell", "t", "scale {{ n }} --dry-run={{ b }} '\\{{ literal }}'")
+    values = {"n": 5, "b": False, "unused": "x", "literal": "y"}
+    assert shell_environment(step, values) == {"PARAM_n": "5", "PARAM_b": "false"}
+    assert env_name("Node_1") == "PARAM_Node_1"
+
+
+def test_escaped_braces_stay_literal_and_values_are_never_unescaped():
+    assert render_shell("echo '\\{{end}}' {{ a }}", {"a": "x y"}) == "echo '{{end}}' \"${PARAM_a}\""
+    assert render_text("say {{ a }}", {"a": "\\{{ b }}"}) == "say \\{{ b }}"
+
+
+@pytest.mark.parametrize("value, message", [("x\x00y", "NUL"), ("x\ny", "single line"), ("x\ry", "single line")])
+def test_nul_and_line_breaks_are_refused(value, message):
+    with pytest.raises(RenderError, match=message):
+        render_shell("echo {{ a }}", {"a": value})
+    with pytest.raises(RenderError, match=message):
+        shell_environment("echo {{ a }}", {"a": value})
+
+
+def test_missing_values_are_refused():
     with pytest.raises(RenderError, match="no value for parameter 'b'"):
         render_shell("echo {{ b }}", {"a": "x"})
+    with pytest.raises(RenderError, match="no value for parameter 'b'"):
+        shell_environment("echo {{ b }}", {"a": "x"})
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+def test_secrets_are_validated_like_strings_and_masked():
+    params = [Parameter("token", type="secret", pattern=r"[a-z0-9]{4,}", required=True), Parameter("ns")]
+    assert validate(params, {"token": "BAD!"})[1] == {"token": "must match the pattern [a-z0-9]{4,}"}
+    values, errors = validate(params, {"token": "s3cr3t", "ns": "prod"})
+    assert errors == {} and values == {"token": "s3cr3t", "ns": "prod"}
+    assert masked(params, values) == {"token": "****", "ns": "prod"}
+    assert secret_values(params, values) == ["s3cr3t"]
+    assert secret_values(params, {"token": "", "ns": "x"}) == [] and masked(params, {"ns": "x"}) == {"ns": "x"}
 
 
 # --- text bodies ---------------------------------------------------------------------------
@@ -139,22 +182,7 @@ def test_http_refuses_line_breaks_in_request_line_and_headers(body):
 
 
 def test_render_dispatches_on_the_step_kind():
-    assert render(Step(0, "shell", "t", "echo {{ v }}"), {"v": "a b"}) == "echo 'a b'"
+    assert render(Step(0, "shell", "t", "echo {{ v }}"), {"v": "a b"}) == 'echo "${PARAM_v}"'
     assert render(Step(0, "manual", "t", "Tell {{ v }}"), {"v": "a b"}) == "Tell a b"
     assert render(Step(0, "promql", "t", 'up{a="{{ v }}"}'), {"v": 'x"'}) == 'up{a="x\\""}'
     assert render(Step(0, "wait", "t", 'up{a="{{ v }}"}'), {"v": 'x"'}) == 'up{a="x\\""}'
-
-
-# --- the quoting-context scanner --------------------------------------------------------------
-
-def test_shell_contexts():
-    body = "a 'b' \"c $(d 'e') f\" `g` ${h} # i"
-    ctx = "".join(shell_contexts(body))
-    assert ctx[body.index("b")] == "S" and ctx[body.index("c")] == "D" and ctx[body.index("d")] == "C"
-    assert ctx[body.index("e")] == "S" and ctx[body.index("f")] == "D" and ctx[body.index("g")] == "B"
-    assert ctx[body.index("h")] == "P" and ctx[body.index("i")] == "#" and ctx[0] == "N"
-
-
-def test_unsafe_placeholders_report_their_line():
-    body = "echo {{ a }}\necho \"{{ b }}\"\ncat <<-'END'\n\t{{ c }}\n\tEND\necho {{ d }}"
-    assert [(name, line) for name, line, _ in unsafe_placeholders(body)] == [("b", 1), ("c", 3)]

@@ -66,6 +66,14 @@ def test_files_with_errors_are_named_and_not_loaded(db, tmp_path):
     assert not Runbook.objects.filter(slug="broken").exists()
 
 
+def test_a_runbook_that_runs_a_parameter_as_code_is_refused_with_its_line(db, tmp_path):
+    (tmp_path / "clean.md").write_text("---\nparameters:\n  cmd:\n    pattern: '^[a-z ]+$'\n---\n# Clean\n\n"
+                                       "```shell\necho {{ cmd }} | bash\n```\n")
+    out, err, error = sync(tmp_path)
+    assert "clean.md:9:" in err and "bash" in err and error
+    assert not Runbook.objects.filter(slug="clean").exists()
+
+
 def test_a_removed_file_archives_its_runbook(db, tmp_path):
     path = tmp_path / "disk-full.md"
     path.write_text(DISK_FULL)

@@ -47,7 +47,8 @@ def test_a_mixed_runbook_runs_end_to_end(worker_control, prometheus, make_user):
     wait_until(lambda: step_status(run, 3) == "waiting", what="the manual step")
     assert statuses(run)[:3] == ["succeeded"] * 3
     first = run.steps.get(index=0)
-    assert first.output == "diagnosing api; rm -rf /\n" and first.hostname and first.command.endswith("'api; rm -rf /'")
+    assert first.output == "diagnosing api; rm -rf /\n" and first.hostname
+    assert first.command == 'echo diagnosing "${PARAM_service}"'
     assert run.steps.get(index=1).value[0]["value"] == 1.0
     engine.do_confirm(run.steps.get(index=3).pk, actor=responder)
     with pytest.raises(engine.ActionRefused):
@@ -60,8 +61,8 @@ def test_a_mixed_runbook_runs_end_to_end(worker_control, prometheus, make_user):
 
 
 def test_a_worker_killed_mid_step_leaves_it_failed_as_worker_lost_and_never_reruns_it(worker_control, responder,
-                                                                                     tmp_path):
-    marker = tmp_path / "side-effect"
+                                                                                     step_shared_dir):
+    marker = step_shared_dir / "side-effect"
     worker = worker_control.start(name="doomed")
     run = start(shell(f"echo ran >> {marker}; sleep 15"), shell("echo after"), actor=responder)
     wait_until(lambda: marker.exists() and step_status(run, 0) == "running", what="the step to start")
@@ -127,3 +128,27 @@ def test_cancel_terminates_a_running_command(celery_worker, make_user, responder
     wait_until(lambda: run.steps.get(index=0).finished_at and "cancelled" in run.steps.get(index=0).error,
                timeout=10, what="the worker to stop the command")
     assert step_status(run, 0) == "cancelled" and run_status(run) == "cancelled"
+
+
+def test_a_checklist_item_holds_back_the_step_after_it_until_ticked(worker_control, make_user):
+    worker_control.start()
+    responder = make_user("responder")
+    run = start(step("manual", "Decide with the commander: only continue if yes"), shell("echo restarting"),
+                shell("echo diagnosis", parallel=True), actor=responder)
+    alongside = start(step("manual", "Announce in #incidents"), shell("echo diagnosis", parallel=True),
+                      actor=responder)
+    wait_until(lambda: step_status(alongside, 1) == "succeeded", what="the parallel step to run at once")
+    assert run_status(alongside) == "waiting" and step_status(alongside, 0) == "waiting"
+    # Given the same worker time, the held step has not started.
+    assert statuses(run) == ["waiting", "pending", "pending"] and run_status(run) == "waiting"
+    engine.do_confirm(run.steps.get(index=0).pk, actor=responder)
+    wait_until(lambda: run_status(run) == "succeeded", what="the run to finish once the item is ticked")
+    assert run.steps.get(index=1).output == "restarting\n"
+
+
+def test_a_step_retried_by_its_worker_keeps_both_attempts(worker_control, make_user, flaky_server):
+    worker_control.start()
+    run = start(step("http", f"GET {flaky_server.url}/health", auto=True, retries=1), actor=make_user("responder"))
+    wait_until(lambda: run_status(run) == "succeeded", what="the retried step to succeed")
+    kept = list(run.steps.get().attempt_records.order_by("number").values_list("number", "status", "value"))
+    assert kept == [(1, "failed", 503), (2, "succeeded", 200)]

@@ -90,6 +90,20 @@ def test_edit_with_errors_keeps_the_text_and_names_the_problem(client_as):
     assert runbook.current_version.number == 1
 
 
+REPARSING = ("---\nparameters:\n  cmd:\n    pattern: '^[a-z ]+$'\n---\n# Disk\n\n"
+             "```shell title=\"Clean\"\nbash -ec {{ cmd }}\n```\n")
+
+
+def test_edit_refuses_a_parameter_passed_to_a_shell_and_names_the_line(client_as):
+    runbook = version_with(shell("true"), slug="disk-full").runbook
+    response = client_as("admin").post("/runbooks/disk-full/edit/", {"source": REPARSING})
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert "Not saved" in content and "line 9: error" in content and "as shell code" in content
+    runbook.refresh_from_db()
+    assert runbook.current_version.number == 1
+
+
 # --- starting a run --------------------------------------------------------------
 
 NS = Parameter(name="namespace", type="string", required=True, pattern="^[a-z-]+$", description="Namespace")
@@ -137,6 +151,51 @@ def test_run_page_and_its_polling_partial(client_as, make_user):
     engine.do_approve(run.steps.get(index=1).pk, actor=client.user)
     finished = client.get(f"/runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert finished.status_code == 286 and b"every 1s" not in finished.content
+
+
+def test_the_run_page_shows_every_attempt_of_a_retried_step(client_as, flaky_server):
+    client = client_as("responder")
+    run = drive(start(step("http", f"GET {flaky_server.url}/health", auto=True, retries=1), actor=client.user))
+    assert run.status == "succeeded"
+    content = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "Attempt 2 of 2 · earlier attempts (1)" in content
+    assert 'data-number="1"' in content and "HTTP 503" in content and "answer 1" in content
+    assert "HTTP 200" in content and "answer 2" in content  # the latest attempt, shown as the step
+
+
+def test_the_run_page_shows_who_clicked_each_attempt_without_a_query_per_step(client_as, make_user):
+    client = client_as("responder")
+    rita = make_user("responder", username="rita")
+
+    def retried_run(steps):
+        run = drive(start(*[shell(f"echo try {n}; exit 1", on_failure="continue") for n in range(steps)],
+                          actor=client.user))
+        for step_run in run.steps.all():
+            StepRun.objects.filter(pk=step_run.pk).update(status="failed")
+        Run.objects.filter(pk=run.pk).update(status="failed")
+        engine.do_retry(run.steps.get(index=0).pk, actor=rita)
+        return drive(run)
+
+    small, large = retried_run(2), retried_run(6)
+    content = client.get(f"/runs/{large.pk}/").content.decode()
+    assert content.count('data-testid="attempt"') == 6 and "Run by rita" in content and "automatic" in content
+    assert _run_page_queries(client, small) == _run_page_queries(client, large)
+
+
+def _run_page_queries(client, run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/runs/{run.pk}/").status_code == 200
+    return len(queries)
+
+
+def test_a_step_held_back_by_a_checklist_item_says_so(client_as):
+    client = client_as("responder")
+    run = start(step("manual", "Decide with the commander"), shell("echo restart"), actor=client.user)
+    content = client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'data-testid="held-by"' in content and 'href="#step-1">step 1</a> is ticked' in content
 
 
 def test_the_starter_sees_why_they_cannot_approve(client_as):

@@ -45,8 +45,8 @@ def run_status(run):
 # --- Celery worker SIGKILLed --------------------------------------------------
 
 def test_a_worker_sigkilled_mid_step_is_detected_and_a_retry_on_a_fresh_worker_finishes_the_run(
-        worker_control, make_user, tmp_path):
-    marker = tmp_path / "attempts"
+        worker_control, make_user, step_shared_dir):
+    marker = step_shared_dir / "attempts"
     # The first attempt hangs (and is killed); the second, after the retry, finishes.
     command = f'echo attempt >> {marker}; [ "$(wc -l < {marker})" -ge 2 ] || sleep 30; echo fixed'
     worker = worker_control.start(name="doomed")
@@ -75,8 +75,8 @@ def test_a_worker_sigkilled_mid_step_is_detected_and_a_retry_on_a_fresh_worker_f
 # --- Redis stopped and restarted ----------------------------------------------
 
 def test_redis_stopped_mid_run_loses_no_step_and_runs_none_twice(worker_control, private_redis, make_user,
-                                                                 tmp_path):
-    marker = tmp_path / "ran"
+                                                                 step_shared_dir):
+    marker = step_shared_dir / "ran"
     responder = make_user("responder")
     with celery_broker(private_redis.url):
         worker = worker_control.start(redis_url=private_redis.url)

@@ -1,5 +1,7 @@
 """Incident history for auditors: find any incident, open its whole record,
 open each run as executed, export what was found."""
+import itertools
+
 from django.conf import settings
 from django.db.models import Prefetch
 from django.http import Http404
@@ -9,10 +11,10 @@ from django.views.decorators.http import require_GET
 
 from ops_console.accounts.access import require
 from ops_console.incidents.models import Incident, Severity
-from ops_console.runbooks.models import Run, StepRun
+from ops_console.runbooks.models import Run, StepAttempt, StepRun
 
 from .. import history
-from ..exports import bad_filter, csv_response, json_response
+from ..exports import attempt_event_row, bad_filter, csv_response, json_response, step_data
 from ..forms import IncidentFilterForm
 from ..models import AuditEntry, Postmortem
 from ..paging import keyset_page, query_without_cursor
@@ -82,25 +84,44 @@ def export_incidents(request, fmt):
     return json_response(name, rows)
 
 
+def _steps_with_attempts():
+    attempts = StepAttempt.objects.select_related("confirmed_by").order_by("number")
+    return StepRun.objects.order_by("index").prefetch_related(Prefetch("attempt_records", queryset=attempts))
+
+
+def _attempt_rows(incident):
+    """Every kept step attempt of the incident's runs, as rows of its CSV, run by run."""
+    links = incident.run_links.order_by("created_at").prefetch_related(Prefetch("run__steps",
+                                                                                queryset=_steps_with_attempts()))
+    for link in links:
+        for step_run in link.run.steps.all():
+            for attempt in step_run.attempt_records.all():
+                yield attempt_event_row(attempt, step_run, incident.reference)
+
+
 @require_GET
 @require("incidents.view_incident")
 def export_incident(request, reference, fmt):
+    """The incident's timeline; the CSV adds a step.attempt row per kept step attempt,
+    the JSON lists its runs with each step's attempts."""
     incident = incident_or_404(reference)
     events = (history.event_row(e, incident.reference) for e in incident.timeline.all().iterator(chunk_size=2000))
     name = f"{incident.reference}.{fmt}"
     if fmt == "csv":
-        return csv_response(name, history.EVENT_FIELDS, ([row[f] for f in history.EVENT_FIELDS] for row in events))
+        rows = itertools.chain(events, _attempt_rows(incident))
+        return csv_response(name, history.EVENT_FIELDS, ([row[f] for f in history.EVENT_FIELDS] for row in rows))
     summary = history.incident_row(Incident.objects.prefetch_related("services").select_related(
         "severity", "commander").get(pk=incident.pk), settings.BASE_URL)
-    runs = [history.run_row(link) for link in incident.run_links.select_related(
-        "run__runbook", "run__version", "run__started_by").order_by("created_at")]
+    links = incident.run_links.select_related("run__runbook", "run__version", "run__started_by").prefetch_related(
+        Prefetch("run__steps", queryset=_steps_with_attempts())).order_by("created_at")
+    runs = [{**history.run_row(link), "steps": [step_data(s) for s in link.run.steps.all()]} for link in links]
     return json_response(name, events, wrapper={"incident": summary, "runs": runs}, items_key="timeline")
 
 
 @require_GET
 @require("runbooks.view_run")
 def run(request, run_id):
-    steps = StepRun.objects.select_related("confirmed_by", "approved_by").order_by("index")
+    steps = _steps_with_attempts().select_related("confirmed_by", "approved_by")
     the_run = get_object_or_404(Run.objects.select_related("runbook", "version", "version__created_by", "started_by",
                                                            "incident_link__incident")
                                 .prefetch_related(Prefetch("steps", queryset=steps)), pk=run_id)
