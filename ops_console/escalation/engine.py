@@ -237,20 +237,32 @@ def page_events(row, page, incident, at, by):
     def event(kind, message, **extra):
         return TimelineEvent(incident=incident, kind=kind, created_at=at, message=message, data=data | extra)
 
-    data = {"level": row.level, "role": row.role_slug, "round": row.round, "page": page.pk, "by": by}
+    why = fired_because(row, incident)
+    data = {"level": row.level, "role": row.role_slug, "round": row.round, "page": page.pk, "by": by,
+            "reason": "unacknowledged" if row.stop_on == EscalationLevel.ACK else "unresolved"}
     if by == "audit":
         late = (at - row.due_at).total_seconds()
         yield event(Kind.ESCALATED, f"The escalation audit found level {row.level} ({row.role_name}) {late:.0f} s "
-                                    "overdue and fired it.", late_seconds=round(late))
-    elif row.level > 1 or row.round:
-        yield event(Kind.ESCALATED, f"Escalated to level {row.level}: {row.role_name}"
-                                    + (f" (repeat {row.round})." if row.round else "."))
+                                    f"overdue and fired it: {why}.", late_seconds=round(late))
+    elif row.round:
+        yield event(Kind.ESCALATED, f"Paged level {row.level} again ({row.role_name}, repeat {row.round}): {why}.")
+    elif row.level > 1:
+        yield event(Kind.ESCALATED, f"Escalated to level {row.level}: {row.role_name}, because {why}.")
     if page.user is None:
         yield event(Kind.PAGE_FAILED, f"Nobody holds the role {row.role_name}: no one could be paged for level "
                                       f"{row.level}.")
     else:
         name = page.user.get_username()
         yield event(Kind.PAGED, f"Paged {name} ({row.role_name}, level {row.level}).", user=name)
+
+
+def fired_because(row, incident):
+    """Why a level fires, in words: the condition it waits for has not happened."""
+    if row.stop_on == EscalationLevel.ACK:
+        return "nobody has acknowledged the incident"
+    if incident.status == Status.TRIGGERED:
+        return "the incident is still unresolved (not acknowledged)"
+    return f"the incident is still unresolved ({incident.get_status_display().lower()})"
 
 
 def audit(now=None):
@@ -266,7 +278,7 @@ def audit(now=None):
 def board_status(incidents):
     """Who is paged, who is next and when, per incident, in three queries."""
     ids = [incident.pk for incident in incidents]
-    status = {pk: {"paged": [], "next_role": None, "next_at": None, "level": None} for pk in ids}
+    status = {pk: {"paged": [], "next_role": None, "next_at": None, "next_if": "", "level": None} for pk in ids}
     generations = dict(Escalation.objects.filter(incident_id__in=ids).values_list("incident_id", "generation"))
     pages = Page.objects.filter(incident_id__in=ids).order_by("created_at", "pk")
     for incident_id, user, role in pages.values_list("incident_id", "user__username", "role_name"):
@@ -274,7 +286,7 @@ def board_status(incidents):
         if name not in status[incident_id]["paged"]:
             status[incident_id]["paged"].append(name)
     rows = ScheduledLevel.objects.filter(incident_id__in=ids).exclude(status=CANCELLED).order_by("due_at", "level")
-    for row in rows.values("incident_id", "generation", "level", "status", "role_name", "due_at"):
+    for row in rows.values("incident_id", "generation", "level", "status", "role_name", "due_at", "stop_on"):
         entry = status[row["incident_id"]]
         if row["generation"] != generations.get(row["incident_id"]):
             continue
@@ -282,4 +294,5 @@ def board_status(incidents):
             entry["level"] = max(entry["level"] or 0, row["level"])
         elif entry["next_at"] is None:
             entry["next_role"], entry["next_at"] = row["role_name"], row["due_at"]
+            entry["next_if"] = "if not acknowledged" if row["stop_on"] == EscalationLevel.ACK else "if unresolved"
     return status

@@ -48,9 +48,9 @@ def severity_changed(incident, old_severity):
 
 
 def board_status(incidents):
-    """{incident.pk: {"paged": [names], "next_role": str|None, "next_at": datetime|None, "level": int|None}}
-    for the commander's board, in a fixed number of queries. "level" is the
-    highest level fired so far; "next_*" the next pending level."""
+    """{incident.pk: {"paged": [names], "next_role": str|None, "next_at": datetime|None, "next_if": str,
+    "level": int|None}} for the commander's board, in a fixed number of queries. "level" is the
+    highest level fired so far; "next_*" the next pending level and the condition it fires on."""
     from . import engine
 
     return engine.board_status(incidents)

@@ -26,6 +26,18 @@ DEFAULT_MATRIX = {
     "P3": [],
 }
 NAMES = {"P0": "P0 critical", "P1": "P1 high", "P2": "P2 medium", "P3": "P3 low"}
+# The first level pages the on-call SRE again every few minutes until someone
+# acknowledges; the later levels tell the next people while the incident is still
+# unresolved, acknowledged or not (the playbooks escalate on "unresolved after 30 min":
+# the VP hears of a P0 that is open after an hour even though on-call took it).
+FIRST_LEVEL_REPEAT_MINUTES = 5
+
+
+def default_level_rules(position):
+    """(stop_on, repeat_every_minutes) of the default matrix's level at `position` (1-based)."""
+    if position == 1:
+        return EscalationLevel.ACK, FIRST_LEVEL_REPEAT_MINUTES
+    return EscalationLevel.RESOLVE, None
 
 
 @transaction.atomic
@@ -44,8 +56,26 @@ def ensure_defaults():
         if created:
             EscalationLevel.objects.bulk_create(
                 EscalationLevel(policy=policy, position=n, delay_minutes=minutes, role=roles[slug],
-                                stop_on=EscalationLevel.ACK)
+                                stop_on=default_level_rules(n)[0], repeat_every_minutes=default_level_rules(n)[1])
                 for n, (minutes, slug) in enumerate(levels, start=1))
+
+
+def escalate_while_unresolved(policy_model, level_model):
+    """Bring default policies created when every level stopped on acknowledgement to
+    the rules above; a policy an admin changed (other delays, roles, stop rules or
+    repeats) is left as it is. Returns how many policies changed. For the migration."""
+    changed = 0
+    for policy in policy_model.objects.filter(service=None, severity__in=list(DEFAULT_MATRIX)):
+        levels = list(level_model.objects.filter(policy=policy).select_related("role").order_by("position"))
+        as_created = [(minutes, slug, EscalationLevel.ACK, None) for minutes, slug in DEFAULT_MATRIX[policy.severity]]
+        if not levels or [(lv.delay_minutes, lv.role.slug, lv.stop_on, lv.repeat_every_minutes)
+                          for lv in levels] != as_created:
+            continue
+        for level in levels:
+            level.stop_on, level.repeat_every_minutes = default_level_rules(level.position)
+            level.save(update_fields=["stop_on", "repeat_every_minutes"])
+        changed += 1
+    return changed
 
 
 def policy_for(severity, services=(), candidates=None):

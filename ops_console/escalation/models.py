@@ -103,7 +103,8 @@ class EscalationLevel(models.Model):
     role = models.ForeignKey(ResponseRole, on_delete=models.PROTECT, related_name="+")
     stop_on = models.CharField(max_length=8, choices=STOP_CHOICES, default=ACK)
     repeat_every_minutes = models.PositiveIntegerField(null=True, blank=True,
-                                                       help_text="Page again every N minutes until resolved")
+                                                       help_text="Page again every N minutes until the level stops "
+                                                                 "(acknowledgement or resolution)")
 
     class Meta:
         ordering = ["position"]

@@ -108,3 +108,14 @@ def receiver():
     yield make
     for r in made:
         r.close()
+
+
+@pytest.fixture
+def no_repeats(on_call):
+    """The default matrix without its first level's re-pages, for tests of the engine's
+    mechanics that count pages over hours."""
+    from ops_console.escalation.models import EscalationLevel
+
+    EscalationLevel.objects.update(repeat_every_minutes=None)
+    return on_call
+

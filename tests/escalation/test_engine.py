@@ -23,7 +23,7 @@ def events(incident, kind):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_engines_racing_page_each_level_exactly_once(on_call):
+def test_two_engines_racing_page_each_level_exactly_once(no_repeats, on_call):
     incidents = [open_incident("P0", title=f"outage {n}") for n in range(40)]
     late = max(i.escalation.started_at for i in incidents) + 3 * 60 * MIN
     barrier = threading.Barrier(2)
@@ -60,7 +60,7 @@ def test_the_database_refuses_a_second_page_for_a_level(on_call):
                             link_expires_at=page.link_expires_at)
 
 
-def test_editing_a_policy_does_not_change_a_live_escalation(on_call):
+def test_editing_a_policy_does_not_change_a_live_escalation(no_repeats, on_call):
     incident = open_incident("P1")
     policy = EscalationPolicy.objects.get(severity="P1", service=None)
     do_save_policy(policy, name="P1 changed", description="", acting_user=None, levels=[
@@ -73,7 +73,7 @@ def test_editing_a_policy_does_not_change_a_live_escalation(on_call):
     assert pages_of(later) == [(1, "cto")]
 
 
-def test_raising_severity_restarts_the_clock_on_the_new_levels(on_call, make_user):
+def test_raising_severity_restarts_the_clock_on_the_new_levels(no_repeats, on_call, make_user):
     incident = open_incident("P2")
     t0 = incident.escalation.started_at
     engine.fire_due(t0)
@@ -174,7 +174,7 @@ def test_nobody_on_call_is_recorded_as_a_failed_page(db):
     assert "Nobody holds the role On-call SRE" in events(incident, TimelineEvent.Kind.PAGE_FAILED)[0]
 
 
-def test_board_status_in_a_fixed_number_of_queries(on_call, django_assert_num_queries):
+def test_board_status_in_a_fixed_number_of_queries(no_repeats, django_assert_num_queries):
     incidents = [open_incident("P0", title=f"outage {n}") for n in range(3)]
     engine.fire_due(incidents[0].escalation.started_at + 30 * MIN)
     with django_assert_num_queries(3):
@@ -214,10 +214,11 @@ def test_a_severity_raise_after_acknowledgement_skips_levels_that_stop_on_it(on_
     incident = open_incident("P2")
     do_acknowledge(incident, acting_user=on_call["oncall-sre"])
     do_change_severity(incident, severity("P0"), acting_user=make_user("commander"))
-    assert not ScheduledLevel.objects.filter(incident=incident, status="pending").exists()
+    pending = ScheduledLevel.objects.filter(incident=incident, status="pending")
+    assert sorted(pending.values_list("level", "stop_on")) == [(2, "resolve"), (3, "resolve"), (4, "resolve")]
 
 
-def test_reopening_a_resolved_incident_escalates_again_with_the_frozen_policy(on_call, make_user):
+def test_reopening_a_resolved_incident_escalates_again_with_the_frozen_policy(no_repeats, on_call, make_user):
     incident = open_incident("P1")
     t0 = incident.escalation.started_at
     engine.fire_due(t0)

@@ -20,7 +20,7 @@ def test_board_shows_a_new_incident_without_a_reload(page_as, live_server):
     assert page.evaluate("window.notReloaded") is True
 
 
-def test_acknowledging_from_the_incident_page_stops_the_countdown(page_as, live_server):
+def test_acknowledging_from_the_incident_page_moves_the_countdown_to_the_next_level(page_as, live_server):
     incident = open_incident(title="API latency above SLO", code="P1")
     page = page_as("responder")
     page.goto(live_server.url + incident.get_absolute_url())
@@ -31,7 +31,9 @@ def test_acknowledging_from_the_incident_page_stops_the_countdown(page_as, live_
     assert countdown.inner_text().startswith(("in ", "overdue "))
     page.get_by_test_id("acknowledge").click()
     page.get_by_test_id("status").filter(has_text="Acknowledged").wait_for()
-    assert page.get_by_test_id("countdown").count() == 0
+    # Acknowledged, the first level stops paging; the next one still comes while it is unresolved.
+    page.get_by_test_id("next-if").filter(has_text="if unresolved").wait_for()
+    assert "Next escalation: Senior SRE" in page.get_by_test_id("incident-live").inner_text()
     assert page.get_by_test_id("acknowledge").count() == 0
     assert Incident.objects.get(pk=incident.pk).status == "acknowledged"
     assert "Acknowledged" in page.get_by_test_id("timeline").inner_text()
