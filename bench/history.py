@@ -29,7 +29,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from ops_console.audit import chain  # noqa: E402
+from ops_console.audit import chain, sealing  # noqa: E402
 from ops_console.audit.models import GENESIS, HASHED_FIELDS, AuditEntry, ChainHead, hash_of  # noqa: E402
 from ops_console.incidents.models import Incident, Severity, TimelineEvent  # noqa: E402
 from ops_console.monitoring.models import Service  # noqa: E402
@@ -136,6 +136,7 @@ def verify_bench(entries, client, repeat):
     first_id = (AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     prev = head.last_hash
     now = dt.datetime.now(dt.timezone.utc)
+    seal = sealing.current_seal()  # sealed as record() seals: an unsealed entry after sealed ones fails verification
 
     def rows():
         nonlocal prev
@@ -144,12 +145,12 @@ def verify_bench(entries, client, repeat):
                       "ip": "10.0.0.1", "request_id": f"{n:032x}", "action": "bench.entry",
                       "object_type": "bench.thing", "object_id": str(n), "object_repr": f"thing {n}",
                       "before": {"n": n}, "after": {"n": n + 1}, "prev_hash": prev}
-            digest = hash_of(values)
+            digest = hash_of(values, seal)
             prev = digest
-            yield tuple(_db(values[f]) for f in HASHED_FIELDS) + (digest,)
+            yield tuple(_db(values[f]) for f in HASHED_FIELDS) + (digest, seal)
 
     started = time.perf_counter()
-    copy_rows("audit_auditentry", HASHED_FIELDS + ("hash",), rows())
+    copy_rows("audit_auditentry", HASHED_FIELDS + ("hash", "seal"), rows())
     ChainHead.objects.filter(pk=1).update(last_hash=prev)
     loaded = time.perf_counter() - started
     try:

@@ -75,6 +75,8 @@ def main(argv):
     base_url = f"http://127.0.0.1:{args.port}"
     # The broker's password: runbook steps run on this machine and must not reach it.
     redis_password = services.kept_secret(data_dir / "redis_password")
+    # The audit chain key (AUDIT_CHAIN_KEY_FILE's default), made before web, worker and beat all read it.
+    services.kept_secret(data_dir / "audit_chain_key", 32)
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{data_dir / 'db.sqlite3'}",

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",  # sign-in throttling (see AXES_* below)
     "ops_console.ui",
     "ops_console.accounts",
     "ops_console.audit",
@@ -82,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "ops_console.audit.middleware.AuditContextMiddleware",
+    # Last, as axes asks: turns a sign-in refused for a lockout into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # At most this many /api/ requests in flight per web process (threads); more get 503 + Retry-After (0: no limit).
@@ -138,6 +141,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -219,11 +224,35 @@ WEBHOOK_PAYLOAD_RETENTION_DAYS = envint("WEBHOOK_PAYLOAD_RETENTION_DAYS", 30)
 # Only behind a proxy that sets X-Forwarded-For: the audit log then records the client's address.
 USE_X_FORWARDED_FOR = envbool("USE_X_FORWARDED_FOR", False)
 
+# Sign-in throttling (django-axes): this many failed sign-ins for one username, or from one client
+# address, within the cool-off lock that username or address until the cool-off has passed since
+# the last attempt (each refused attempt starts it again). An admin lifts it sooner: docs/operations.md.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The same client address the audit log records (X-Forwarded-For only when USE_X_FORWARDED_FOR).
+AXES_CLIENT_IP_CALLABLE = "ops_console.audit.context.client_ip"
+AXES_LOCKOUT_CALLABLE = "ops_console.accounts.throttling.lockout_response"
+# Sign-ins are in the audit log already; axes' own copy would only grow.
+AXES_DISABLE_ACCESS_LOG = True
+
 PROMETHEUS_URL = env("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
 ALERTMANAGER_URL = env("ALERTMANAGER_URL", "http://127.0.0.1:9093").rstrip("/")
 PROMETHEUS_TIMEOUT = float(env("PROMETHEUS_TIMEOUT", "2"))
 # Optional bearer token that /metrics then requires.
 METRICS_TOKEN = env("METRICS_TOKEN", "")
+
+# The audit log's seal and witness (docs/operations.md, "Auditing the audit log"). The chain key:
+# one or more keys (oldest first, whitespace between), from the environment or a file kept out of
+# the database's backups; the file is made on the first entry when neither is there.
+AUDIT_CHAIN_KEY = env("AUDIT_CHAIN_KEY", "")
+AUDIT_CHAIN_KEY_FILE = env("AUDIT_CHAIN_KEY_FILE", str(DATA_DIR / "audit_chain_key"))
+# Where the beat task appends the chain head when it moved ("": no file), and a URL it POSTs it to.
+AUDIT_WITNESS_FILE = env("AUDIT_WITNESS_FILE", str(DATA_DIR / "audit_witness.jsonl"))
+AUDIT_WITNESS_URL = env("AUDIT_WITNESS_URL", "")
+AUDIT_WITNESS_TOKEN = env("AUDIT_WITNESS_TOKEN", "")  # sent as a bearer token, when set
+if AUDIT_WITNESS_URL and not AUDIT_WITNESS_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("AUDIT_WITNESS_URL must be an http(s) URL")
 
 # Celery. The broker is Redis; task messages carry only ids.
 CELERY_BROKER_URL = REDIS_URL
@@ -276,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ops_console.incidents.tasks.prune_payloads",
         "schedule": timedelta(hours=1),
     },
+    "audit-witness-head": {  # the chain head to AUDIT_WITNESS_FILE / _URL, when it moved
+        "task": "ops_console.audit.tasks.witness_chain_head",
+        "schedule": timedelta(seconds=60),
+    },
 }
 
 LOGGING = {
@@ -284,5 +317,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO (the audit log has them); failures and lockouts are WARNING.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -1,5 +1,6 @@
-"""record(): the one way to write the audit log. Call it inside the same
-transaction as the change it describes."""
+"""record(): the one way to write the audit log, each entry chained to the one
+before and sealed with the chain key. Call it inside the same transaction as
+the change it describes."""
 import ipaddress
 import json
 import math
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
-from . import context
+from . import context, sealing
 from .models import GENESIS, AuditEntry, ChainHead
 
 __all__ = ["record", "record_many", "GENESIS"]
@@ -68,13 +69,15 @@ def record_many(changes):
     if not changes:
         return []
     ctx = context.current()
+    seal = sealing.current_seal()
     with transaction.atomic():
         # The lock on the single head row orders concurrent writers: each reads
         # the hash the previous one committed, so the chain never forks.
         head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
         entries = []
         for change in changes:
-            entries.append(_entry(ctx, prev_hash=entries[-1].hash if entries else head.last_hash, **change))
+            entries.append(_entry(ctx, seal=seal, prev_hash=entries[-1].hash if entries else head.last_hash,
+                                  **change))
         if len(entries) == 1:
             entries[0].save()
         else:
@@ -84,8 +87,8 @@ def record_many(changes):
     return entries
 
 
-def _entry(ctx, *, action, prev_hash, obj=None, actor=None, before=None, after=None, object_type="", object_id="",
-           object_repr="", ip=None, request_id=None):
+def _entry(ctx, *, action, seal, prev_hash, obj=None, actor=None, before=None, after=None, object_type="",
+           object_id="", object_repr="", ip=None, request_id=None):
     if actor is None and ctx is not None and getattr(ctx.user, "is_authenticated", False):
         actor = ctx.user
     if obj is not None:
@@ -106,6 +109,7 @@ def _entry(ctx, *, action, prev_hash, obj=None, actor=None, before=None, after=N
         before=_plain(before),
         after=_plain(after),
         prev_hash=prev_hash,
+        seal=seal,
     )
     entry.hash = entry.compute_hash()
     return entry

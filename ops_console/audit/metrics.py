@@ -1,5 +1,6 @@
 """Audit metrics read from the database at scrape time: how many entries the
-log holds, and failed sign-ins lately (a rise is worth an alert)."""
+log holds, failed sign-ins lately (a rise is worth an alert), and the newest
+head witnessed outside the database (witness.py)."""
 import datetime as dt
 
 from django.db.models import Max
@@ -11,7 +12,7 @@ FAILED_SIGN_IN_WINDOW = dt.timedelta(minutes=15)
 
 class AuditCollector:
     def collect(self):
-        from .models import AuditEntry
+        from .models import AuditEntry, ChainWitness
 
         # The newest id, not COUNT(*): entries are never deleted, and a count of a million rows is not free.
         entries = GaugeMetricFamily("ops_console_audit_entries", "Entries in the audit log (the newest id)")
@@ -21,6 +22,15 @@ class AuditCollector:
         since = timezone.now() - FAILED_SIGN_IN_WINDOW
         failed.add_metric([], AuditEntry.objects.filter(action="auth.login_failed", created_at__gte=since).count())
         yield failed
+        mark = ChainWitness.objects.filter(pk=1).values_list("entry_id", "witnessed_at").first() or (0, None)
+        witnessed = GaugeMetricFamily("ops_console_audit_witnessed_entry",
+                                      "The newest audit entry whose hash was witnessed outside the database")
+        witnessed.add_metric([], mark[0])
+        yield witnessed
+        at = GaugeMetricFamily("ops_console_audit_witnessed_at_seconds",
+                               "When the chain head was last witnessed (Unix time; 0: never)")
+        at.add_metric([], mark[1].timestamp() if mark[1] else 0)
+        yield at
 
     def describe(self):
         return []

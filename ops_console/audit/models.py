@@ -1,10 +1,13 @@
-"""The append-only, hash-chained audit log."""
-import hashlib
+"""The append-only, hash-chained audit log. Each entry's hash is sealed with
+a key kept outside the database (sealing.py); entries written before sealing
+keep their plain SHA-256."""
 import json
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+from . import sealing
 
 GENESIS = "0" * 64
 # The fields the hash covers, in the order verify_audit_log reads them.
@@ -23,8 +26,9 @@ def content_of(values):
     return json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def hash_of(values):
-    return hashlib.sha256(content_of(values).encode()).hexdigest()
+def hash_of(values, seal=None):
+    """The entry's hash: sealed with key number `seal`, or plain SHA-256 (None)."""
+    return sealing.digest(content_of(values).encode(), seal)
 
 
 class AuditEntryQuerySet(models.QuerySet):
@@ -71,6 +75,11 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Outside the hashed fields: another number, or none after sealed entries, fails verification all the same.
+    # Nullable without a default, so adding it rewrote no row (the table is append-only).
+    seal = models.SmallIntegerField(
+        null=True, blank=True, help_text="The number of the chain key that sealed the hash (HMAC-SHA256); "
+                                         "empty: written before entries were sealed (plain SHA-256)")
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -90,7 +99,7 @@ class AuditEntry(models.Model):
         return content_of(self.hashed_values())
 
     def compute_hash(self):
-        return hash_of(self.hashed_values())
+        return hash_of(self.hashed_values(), self.seal)
 
     def diff(self):
         """[(key, before, after)] for every key that changed, keys in order."""
@@ -118,6 +127,16 @@ class ChainHead(models.Model):
     one linear chain instead of forking it."""
 
     last_hash = models.CharField(max_length=64, default=GENESIS)
+
+
+class ChainWitness(models.Model):
+    """One row: the newest head the witness task wrote out (witness.py), so it
+    writes only when the head moved and /metrics can tell when it last did.
+    The proof is the witness file kept elsewhere, never this row."""
+
+    entry_id = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, blank=True)
+    witnessed_at = models.DateTimeField(null=True, blank=True)
 
 
 class Postmortem(models.Model):

@@ -29,6 +29,21 @@ def authenticate(request):
     return token
 
 
+def read_unsized_body(request):
+    """A body sent without Content-Length (chunked), up to one byte over the limit. Django
+    reads only as far as Content-Length says, so nothing of it; the WSGI server (gunicorn)
+    de-chunks it and ends the stream where the body ends, which it says with
+    wsgi.input_terminated, so it is read from the server's stream."""
+    stream, chunks, size = request.environ["wsgi.input"], [], 0
+    while size <= ingest.MAX_BODY_BYTES:
+        chunk = stream.read(ingest.MAX_BODY_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def _endpoint(source, receive):
     @public
     @csrf_exempt
@@ -47,6 +62,12 @@ def _endpoint(source, receive):
         if length > ingest.MAX_BODY_BYTES:  # refuse before reading it all
             status, data = ingest.refuse_too_large(source, request.read(ingest.STORED_BODY_CHARS), length,
                                                    token=token, remote_addr=remote_addr)
+        elif "Content-Length" not in request.headers and request.environ.get("wsgi.input_terminated"):
+            body = read_unsized_body(request)
+            if len(body) > ingest.MAX_BODY_BYTES:
+                status, data = ingest.refuse_too_large(source, body, None, token=token, remote_addr=remote_addr)
+            else:
+                status, data = receive(body, token=token, remote_addr=remote_addr)
         else:
             status, data = receive(request.body, token=token, remote_addr=remote_addr)
         return JsonResponse(data, status=status)

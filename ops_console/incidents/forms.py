@@ -56,8 +56,12 @@ class CommanderForm(forms.Form):
         self.fields["commander"].queryset = commander_choices()
 
 
+# A note is read by people on the incident page; a longer text belongs in a postmortem or a link.
+NOTE_MAX_CHARS = 10_000
+
+
 class NoteForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Note (Markdown)")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Note (Markdown)", max_length=NOTE_MAX_CHARS)
 
 
 class TokenForm(forms.Form):

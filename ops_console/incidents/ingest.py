@@ -436,10 +436,13 @@ def stored_text(raw):
 
 
 def refuse_too_large(source, head, length, *, token, remote_addr=None):
-    """413, keeping the first part of the body for inspection."""
+    """413, keeping the first part of the body for inspection. `length`: the declared size,
+    None for a chunked body (read only until it passed the limit)."""
+    error = (f"body of {length:,} bytes exceeds {MAX_BODY_BYTES:,}" if length is not None
+             else f"chunked body exceeds {MAX_BODY_BYTES:,} bytes")
     WebhookPayload.objects.create(
         source=source, body=stored_text(head[:STORED_BODY_CHARS]),
-        outcome=WebhookPayload.Outcome.TOO_LARGE, error=f"body of {length:,} bytes exceeds {MAX_BODY_BYTES:,}",
+        outcome=WebhookPayload.Outcome.TOO_LARGE, error=error,
         token=token, remote_addr=remote_addr)
     return 413, {"error": f"body too large: at most {MAX_BODY_BYTES:,} bytes"}
 

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ops_console.accounts.access import check, require
@@ -16,6 +17,7 @@ from .models import AlertRouting, ApiToken, WebhookPayload
 PAYLOAD_PAGE_SIZE = 50
 
 
+@never_cache  # a new token is on this page once: no browser or proxy may keep a copy
 @require("incidents.view_apitoken")
 def tokens(request):
     """Auditors see the list; only admins (incidents.manage_apitoken) make tokens."""

@@ -20,6 +20,9 @@ FALSE_WORDS = {"false", "off", "0", "no"}
 TEXT_TYPES = ("string", "secret")     # a secret is a string that is masked wherever it is shown
 INT_RE = re.compile(r"[+-]?\d+")
 URL_START_RE = re.compile(r"\s*(?:[A-Za-z]+\s+)?")
+# A parameter is a name, a host, a number: longer is a paste gone wrong, and every value is
+# kept in the run, its audit entry and each step's environment.
+MAX_VALUE_CHARS = 1000
 
 
 class RenderError(ValueError):
@@ -84,6 +87,8 @@ def _check_value(param, value):
 
 def convert(param, value):
     """(typed value, None) or (None, message) for one non-blank value."""
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:  # before any pattern or int() reads it
+        return None, f"must be at most {MAX_VALUE_CHARS:,} characters (it has {len(value):,})"
     if param.type == "bool":
         if isinstance(value, bool):
             return value, None

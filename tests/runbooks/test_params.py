@@ -45,6 +45,17 @@ def test_invalid_values_get_a_message(raw, name, message):
     assert errors[name] == message
 
 
+@pytest.mark.parametrize("name, value", [("note", "x" * 1001), ("service", "a" * 100_000), ("replicas", "9" * 5000)])
+def test_values_longer_than_the_limit_are_refused_before_anything_reads_them(name, value):
+    _, errors = validate(PARAMETERS, {"service": "api", name: value})
+    assert errors[name] == f"must be at most 1,000 characters (it has {len(value):,})"
+
+
+def test_a_value_of_exactly_the_limit_is_accepted():
+    values, errors = validate(PARAMETERS, {"service": "api", "note": "x" * 1000})
+    assert errors == {} and values["note"] == "x" * 1000
+
+
 @pytest.mark.parametrize("word, expected", [("true", True), ("ON", True), ("1", True), ("false", False),
                                             ("off", False), ("0", False), (False, False)])
 def test_bools(word, expected):

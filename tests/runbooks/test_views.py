@@ -120,6 +120,14 @@ def test_start_form_validates_parameters(client_as):
     assert not Run.objects.exists()
 
 
+def test_start_form_refuses_a_value_over_the_length_limit(client_as):
+    version_with(shell("echo {{ namespace }}", auto=False, params=["namespace"]), slug="scale", parameters=[NS])
+    response = client_as("responder").post("/runbooks/scale/start/", {"namespace": "a" * 100_000})
+    assert response.status_code == 400
+    assert b"must be at most 1,000 characters (it has 100,000)" in response.content
+    assert not Run.objects.exists()
+
+
 def test_start_records_the_incident_and_pins_the_version(client_as):
     version = version_with(shell("echo {{ namespace }}", auto=False, params=["namespace"]), slug="scale",
                            parameters=[NS])

@@ -35,3 +35,16 @@ def test_login_page_works_on_a_phone(new_context, live_server, make_user):
     page.fill("#id_password", f"pw-{user.username}-123")
     page.keyboard.press("Enter")
     page.wait_for_url(live_server.url + "/")
+
+
+def test_a_javascript_runbook_url_is_text_not_a_link(page_as, live_server, hostile_prometheus):
+    page = page_as("responder")
+    page.goto(live_server.url + "/services/")
+    row = page.get_by_test_id("alert-row").filter(has_text="HostileJavascript")
+    text = row.get_by_text("javascript:alert(document.cookie)")
+    assert text.is_visible()
+    assert text.evaluate("el => el.closest('a') === null")
+    assert row.get_by_role("link").count() == 0
+    assert page.locator("a[href^='javascript' i], a[href^='data' i], a[href^='vbscript' i]").count() == 0
+    safe = page.get_by_test_id("alert-row").filter(has_text="SafeLink").get_by_role("link", name="runbook")
+    assert safe.get_attribute("href") == "https://wiki.example/runbooks/disk"

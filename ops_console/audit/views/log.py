@@ -11,7 +11,7 @@ from ..paging import keyset_page, query_without_cursor
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = ("id", "created_at", "actor_id", "actor_name", "ip", "request_id", "action", "object_type",
-                 "object_id", "object_repr", "before", "after", "prev_hash", "hash")
+                 "object_id", "object_repr", "before", "after", "prev_hash", "hash", "seal")
 
 
 def _filtered(request):

@@ -1,9 +1,12 @@
-"""Shared template helpers: times in the viewer's zone with UTC on hover."""
+"""Shared template helpers: times in the viewer's zone with UTC on hover, and links
+only to web addresses."""
 from datetime import timezone as dt_timezone
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+
+from ops_console.ui.links import web_url
 
 register = template.Library()
 
@@ -33,3 +36,15 @@ def duration(seconds):
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+@register.filter
+def link(url, text=""):
+    """{{ url|link:"runbook" }}: a link when the URL is http(s) or a path on this site
+    (ops_console.ui.links), otherwise the URL itself as text, never an href."""
+    if not url:
+        return ""
+    href = web_url(url)
+    if href is None:
+        return format_html('<span class="unsafe-url" title="Not a web address, so not a link">{}</span>', url)
+    return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', href, text or url)
