@@ -98,6 +98,8 @@ def edit(request, slug):
         text = request.POST.get("source", "").replace("\r\n", "\n")
         saved = library.save_text(text, slug=runbook.slug, path=runbook.source_path, actor=request.user)
         problems = saved.problems
+        for note in saved.notes:   # promtool missing: saved, but the PromQL was not checked
+            messages.warning(request, note)
         if saved.status == library.UNCHANGED:
             messages.info(request, "Nothing changed: the text is the current version.")
             return redirect(runbook)

@@ -70,3 +70,53 @@ def test_exit_status_for_ci():
     good = subprocess.run(command + [str(DATA / "full.md")], cwd=REPO, env=env, capture_output=True, text=True)
     assert (bad.returncode, good.returncode) == (1, 0)
     assert "11 error(s)" in bad.stderr and "broken.md:19: error:" in bad.stdout
+
+
+BAD_QUERY = "---\ntitle: Bad query\n---\n# Bad query\n\n```promql title=\"Ratio\"\nsum(rate(x[5m])\n```\n"
+SHELL_ONLY = "---\ntitle: Same\n---\n# Same\n\n```shell\ntrue\n```\n"
+
+
+def test_a_promql_syntax_error_is_named_with_the_query_line(tmp_path):
+    (tmp_path / "bad-query.md").write_text(BAD_QUERY)
+    lines, failure = lint(tmp_path)
+    assert lines == [f"{tmp_path / 'bad-query.md'}:7: error: PromQL syntax error (promtool): unclosed left "
+                     "parenthesis at 1:16 of the query"]
+    assert failure == "1 runbook(s) checked: 1 error(s), 0 warning(s)"
+
+
+def test_without_promtool_queries_are_not_checked_and_it_says_so_once(tmp_path, monkeypatch):
+    (tmp_path / "one.md").write_text(BAD_QUERY)
+    (tmp_path / "two.md").write_text(BAD_QUERY)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    lines, failure = lint(tmp_path)
+    assert lines == ["warning: promtool is not installed (Debian package prometheus): PromQL queries were not "
+                     "checked", "2 runbook(s) checked: 0 error(s), 1 warning(s)"]
+    assert failure is None
+
+
+def test_a_link_out_of_the_directory_is_an_error_and_not_read(tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    (tmp_path / "secret.md").write_text("# Not a runbook\n")
+    (library / "leak.md").symlink_to(tmp_path / "secret.md")
+    (library / "elsewhere").symlink_to(tmp_path)
+    (library / "good.md").write_text(SHELL_ONLY)
+    (library / "alias.md").symlink_to(library / "good.md")
+    lines, failure = lint(library)
+    assert lines == [
+        f"{library / 'alias.md'}:0: warning: a symbolic link to a file in the runbook directory: not read (the "
+        "target is read under its own name)",
+        f"{library / 'elsewhere'}:0: error: a symbolic link to a directory outside the runbook directory: not read",
+        f"{library / 'leak.md'}:0: error: a symbolic link to a file outside the runbook directory: not read",
+    ]
+    assert failure == "1 runbook(s) checked: 2 error(s), 1 warning(s)"
+
+
+def test_two_files_with_one_slug_are_an_error_naming_both(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "same.md").write_text(SHELL_ONLY)
+    lines, failure = lint(tmp_path)
+    message = "error: a/same.md and b/same.md would both be the runbook 'same': rename one (neither is loaded)"
+    assert lines == [f"{tmp_path / 'a' / 'same.md'}:0: {message}", f"{tmp_path / 'b' / 'same.md'}:0: {message}"]
+    assert failure == "2 runbook(s) checked: 2 error(s), 0 warning(s)"

@@ -104,3 +104,40 @@ def test_a_shipped_runbook_has_phases_and_steps(db, name):
     demo.load(__import__("io").StringIO())
     doc = Runbook.objects.get(slug=name).current_version.parsed()
     assert doc.phases and len(doc.steps) > 5
+
+
+def test_a_link_out_of_the_directory_is_not_loaded(db, tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    (tmp_path / "outside.md").write_text(DISK_FULL.replace("Disk full", "Outside"))
+    (library / "outside.md").symlink_to(tmp_path / "outside.md")
+    (library / "disk-full.md").write_text(DISK_FULL)
+    out, err, error = sync(library)
+    assert "1 created" in out and "1 with errors" in out
+    assert f"not loaded: {library / 'outside.md'}\n" in err
+    assert f"{library / 'outside.md'}:0: error: a symbolic link to a file outside the runbook directory: " \
+           "not read" in err
+    assert error and not Runbook.objects.filter(slug="outside").exists()
+
+
+def test_two_files_with_one_slug_load_neither_and_keep_the_runbook_as_it_was(db, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "disk-full.md").write_text(DISK_FULL)
+    sync(tmp_path)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "disk-full.md").write_text(DISK_FULL.replace("df -h", "df -h /var"))
+    out, err, error = sync(tmp_path)
+    assert "0 created, 0 updated, 0 unchanged, 2 with errors" in out
+    assert "a/disk-full.md and b/disk-full.md would both be the runbook 'disk-full': rename one " \
+           "(neither is loaded)" in err
+    runbook = Runbook.objects.get(slug="disk-full")
+    assert runbook.versions.count() == 1 and not runbook.archived
+    assert error == "2 runbook file(s) with errors were not loaded"
+
+
+def test_a_query_promtool_cannot_parse_is_not_loaded(db, tmp_path):
+    (tmp_path / "bad-query.md").write_text("# Bad query\n\n```promql\nsum(rate(x[5m])\n```\n")
+    out, err, error = sync(tmp_path)
+    assert "bad-query.md:4: error: PromQL syntax error (promtool): unclosed left parenthesis at 1:16 of the " \
+           "query" in err
+    assert error and not Runbook.objects.filter(slug="bad-query").exists()

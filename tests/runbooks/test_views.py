@@ -104,6 +104,26 @@ def test_edit_refuses_a_parameter_passed_to_a_shell_and_names_the_line(client_as
     assert runbook.current_version.number == 1
 
 
+def test_edit_refuses_a_query_promtool_cannot_parse_and_names_the_line(client_as):
+    runbook = version_with(shell("true"), slug="disk-full").runbook
+    source = "# Disk\n\n```promql title=\"Free\"\nnode_filesystem_avail_bytes{mountpoint=\"/\"} <\n```\n"
+    response = client_as("admin").post("/runbooks/disk-full/edit/", {"source": source})
+    assert response.status_code == 400
+    assert "line 4: error: PromQL syntax error (promtool): unexpected end of input" in response.content.decode()
+    runbook.refresh_from_db()
+    assert runbook.current_version.number == 1
+
+
+def test_edit_without_promtool_saves_and_says_the_query_was_not_checked(client_as, monkeypatch):
+    version_with(shell("true"), slug="disk-full")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    source = "# Disk\n\n```promql title=\"Free\"\nnode_filesystem_avail_bytes <\n```\n"
+    response = client_as("admin").post("/runbooks/disk-full/edit/", {"source": source}, follow=True)
+    assert "Saved as version 2." in response.content.decode()
+    assert "promtool is not installed (Debian package prometheus): PromQL queries were not checked" in \
+        response.content.decode()
+
+
 # --- starting a run --------------------------------------------------------------
 
 NS = Parameter(name="namespace", type="string", required=True, pattern="^[a-z-]+$", description="Namespace")

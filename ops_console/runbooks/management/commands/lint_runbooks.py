@@ -6,25 +6,31 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ops_console.runbooks import library, promql_check
 from ops_console.runbooks.document import Problem
 from ops_console.runbooks.parser import parse
 
 
 def runbook_files(path):
-    """The Markdown files under path (or path itself); README.md documents the
-    format and is not a runbook."""
+    """(files, problems) under path (or path itself): the library's walk of a
+    runbook directory, which refuses links out of it and files sharing a slug."""
     path = Path(path)
     if path.is_file():
-        return [path]
-    return [p for p in sorted(path.rglob("*.md")) if p.name.lower() != "readme.md"]
+        return [path], []
+    files, problems = library.runbook_files(path)
+    problems += library.slug_clashes(files, path).values()
+    return files, problems
 
 
 def lint_file(path, *, lenient=False):
+    """(problems, (path, doc, text) or None when it cannot be read or parsed cleanly)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(str(path), 0, f"cannot read the file: {exc}")]
-    return parse(text, path=str(path), lenient=lenient)[1]
+        return [Problem(str(path), 0, f"cannot read the file: {exc}")], None
+    doc, problems = parse(text, path=str(path), lenient=lenient)
+    clean = not any(p.severity == "error" for p in problems)
+    return problems, (str(path), doc, text) if clean else None
 
 
 class Command(BaseCommand):
@@ -39,17 +45,30 @@ class Command(BaseCommand):
 
     def handle(self, *args, paths, strict, lenient, **options):
         paths = paths or [str(Path(settings.BASE_DIR) / "runbooks")]
-        files = []
+        files, problems = [], []
         for path in paths:
             if not Path(path).exists():
                 raise CommandError(f"{path}: no such file or directory")
-            files += runbook_files(path)
-        errors = warnings = 0
+            found, tree_problems = runbook_files(path)
+            files += found
+            problems += tree_problems
+        clean = []
         for file in files:
-            for problem in lint_file(file, lenient=lenient):
-                self.stdout.write(str(problem))
-                errors += problem.severity == "error"
-                warnings += problem.severity == "warning"
+            found, parsed = lint_file(file, lenient=lenient)
+            problems += found
+            clean += [parsed] if parsed else []
+        # One promtool call for the queries of every file.
+        promql_problems, note = promql_check.check(clean)
+        problems += promql_problems
+        order = {str(file): n for n, file in enumerate(files)}
+        problems.sort(key=lambda p: (order.get(p.path, -1), p.line))
+        errors, warnings = 0, int(note is not None)
+        if note:
+            self.stdout.write(f"warning: {note}")
+        for problem in problems:
+            self.stdout.write(str(problem))
+            errors += problem.severity == "error"
+            warnings += problem.severity == "warning"
         summary = f"{len(files)} runbook(s) checked: {errors} error(s), {warnings} warning(s)"
         if errors or (strict and warnings):
             raise CommandError(summary)

@@ -1,5 +1,6 @@
 """Load a directory of Markdown runbooks into the database (a new version only
-when a file changed). Files with errors are not loaded and are named."""
+when a file changed). Files with errors (PromQL that promtool cannot parse, a
+link out of the directory, two files for one slug) are not loaded and are named."""
 from django.core.management.base import BaseCommand, CommandError
 
 from ops_console.runbooks import library
@@ -17,6 +18,8 @@ class Command(BaseCommand):
         if not Path(path).is_dir():
             raise CommandError(f"{path} is not a directory")
         results = library.sync_directory(path)
+        for note in dict.fromkeys(note for _, saved in results for note in saved.notes):   # once, not per file
+            self.stderr.write(f"warning: {note}")
         counts = {key: 0 for key in (library.CREATED, library.UPDATED, library.UNCHANGED, library.INVALID)}
         for file, saved in results:
             counts[saved.status] += 1
