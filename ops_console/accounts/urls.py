@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
-from .access import public
+from ops_console.ui.access import public
 
 app_name = "accounts"
 urlpatterns = [

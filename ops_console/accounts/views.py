@@ -4,7 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 
 from .forms import RoleForm
 from .membership import do_set_role

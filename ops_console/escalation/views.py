@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ops_console.accounts.access import public, require
+from ops_console.ui.access import public, require
 
 from . import actions
 from .acklink import LinkInvalid, page_for_token

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from ops_console.accounts.access import public
+from ops_console.ui.access import public
 
 from . import checks
 from .metrics import exposition

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ops_console.accounts.access import public
+from ops_console.ui.access import public
 
 from . import alert_queue, ingest
 from .models import ApiToken

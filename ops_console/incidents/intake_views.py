@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from ops_console.accounts.access import check, require
+from ops_console.ui.access import check, require
 
 from . import alert_queue
 from .forms import MappingFormSet, RoutingForm, TokenForm

@@ -10,7 +10,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 from ops_console.escalation import hooks
 from ops_console.monitoring.models import Service
 

@@ -8,7 +8,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 from ops_console.ui.markdown import render as markdown
 
 from . import board, prometheus

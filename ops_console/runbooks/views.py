@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 from ops_console.ui.markdown import render as render_markdown
 
 from . import engine, library

@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 
 
 @require()

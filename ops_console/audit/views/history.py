@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 from ops_console.incidents.models import Incident, Severity
 from ops_console.runbooks.models import Run, StepAttempt, StepRun
 

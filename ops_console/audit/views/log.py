@@ -2,7 +2,7 @@
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
-from ops_console.accounts.access import check, require
+from ops_console.ui.access import check, require
 
 from ..exports import bad_filter, csv_response, json_response
 from ..forms import AuditFilterForm

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 from ops_console.ui.markdown import render as markdown
 
 from .. import postmortems

@@ -2,7 +2,7 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ops_console.accounts.access import require
+from ops_console.ui.access import require
 from ops_console.escalation.models import Page
 from ops_console.incidents.models import Incident
 from ops_console.runbooks.models import Run, StepRun
