@@ -7,11 +7,13 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends curl procps iputils-ping dnsutils \
     bubblewrap \
     && rm -rf /var/lib/apt/lists/*
+# Runtime pins only: the test tools (requirements-dev.lock) stay out of the image.
 COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
-# collectstatic needs settings; a throwaway key is fine at build time.
-RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput -v 0
+# collectstatic needs settings but no database: a throwaway key and address are fine at build time.
+RUN SECRET_KEY=build-only-not-secret DATABASE_URL=postgres://build@localhost/build \
+    python manage.py collectstatic --noinput -v 0
 # ops runs the web and beat; the worker starts as root (docker-compose.yml) only to hand
 # each step to opsrunner, which runs the runbooks' steps and nothing else: it can read
 # none of /app's secrets, the worker's environment or another step's directory.

@@ -208,21 +208,20 @@ def main():
         sample = [rng.choice(ids) for _ in range(10)]
         middle = ids[len(ids) // 2]
         pages = [
-            ("history, first page", ["/audit/incidents/"]),
-            ("history, deep page (keyset)", [f"/audit/incidents/?before={middle}", f"/audit/incidents/?before={ids[50]}"]),
-            ("history, severity + status", ["/audit/incidents/?severity=P1&status=resolved"]),
-            ("history, service", [f"/audit/incidents/?service={PREFIX}-svc-3"]),
-            ("history, one month", ["/audit/incidents/?since=2024-06-01&until=2024-06-30"]),
-            ("history, commander", [f"/audit/incidents/?commander={PREFIX}-commander-5"]),
-            ("history, full-text, a rare word", ["/audit/incidents/?q=kerberos"]),
-            ("history, full-text, common words (matched by ~10% of rows)", ["/audit/incidents/?q=replica+lag"]),
-            ("history, full-text, common words, deep page", [f"/audit/incidents/?q=replica+lag&before={middle}"]),
-            ("history, full-text, a phrase", ["/audit/incidents/?q=%22replica+lag%22"]),
+            ("history, first page", ["/history/"]),
+            ("history, deep page (keyset)", [f"/history/?before={middle}", f"/history/?before={ids[50]}"]),
+            ("history, severity + status", ["/history/?severity=P1&status=resolved"]),
+            ("history, service", [f"/history/?service={PREFIX}-svc-3"]),
+            ("history, one month", ["/history/?since=2024-06-01&until=2024-06-30"]),
+            ("history, commander", [f"/history/?commander={PREFIX}-commander-5"]),
+            ("history, full-text, a rare word", ["/history/?q=kerberos"]),
+            ("history, full-text, common words (matched by ~10% of rows)", ["/history/?q=replica+lag"]),
+            ("history, full-text, common words, deep page", [f"/history/?q=replica+lag&before={middle}"]),
+            ("history, full-text, a phrase", ["/history/?q=%22replica+lag%22"]),
             ("history, full-text, a word only timeline messages hold",
-             [f"/audit/incidents/?q=escalated&before={middle}"]),
-            ("history, full-text, four common words", ["/audit/incidents/?q=replica+lag+kafka+disk"]),
-            ("incident page (audit view)", [f"/audit/incidents/INC-{pk}/" for pk in sample]),
-            ("incident page (live, incidents app)", [f"/incidents/INC-{pk}/" for pk in sample]),
+             [f"/history/?q=escalated&before={middle}"]),
+            ("history, full-text, four common words", ["/history/?q=replica+lag+kafka+disk"]),
+            ("incident page", [f"/incidents/INC-{pk}/" for pk in sample]),
         ]
         print(f"## history{' (short)' if args.short else ''}\n")
         print(f"{len(ids):,} incidents and {len(ids) * per:,} timeline events loaded with COPY in {loaded:.1f} s; "

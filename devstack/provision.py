@@ -9,7 +9,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
-LOCK = REPO / "requirements.lock"
+# The runtime pins, and the test tools on top of them (requirements-dev.lock includes the first):
+# the commands here run the tests too, so the virtualenv gets both.
+LOCKS = (REPO / "requirements.lock", REPO / "requirements-dev.lock")
 
 # Debian package -> a file that proves it is installed.
 APT_PACKAGES = {
@@ -20,7 +22,7 @@ APT_PACKAGES = {
     "chromium": "/usr/bin/chromium",
     "bubblewrap": "/usr/bin/bwrap",
 }
-STANDALONE_PACKAGES = ("redis-server", "prometheus", "prometheus-alertmanager", "bubblewrap")
+STANDALONE_PACKAGES = ("redis-server", "postgresql", "prometheus", "prometheus-alertmanager", "bubblewrap")
 TEST_PACKAGES = tuple(APT_PACKAGES)
 
 
@@ -58,8 +60,8 @@ def venv_python():
 
 
 def ensure_venv():
-    """Create .venv and install the pinned dependencies when the lock changed."""
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    """Create .venv and install the pinned dependencies when either lock changed."""
+    digest = hashlib.sha256(b"".join(lock.read_bytes() for lock in LOCKS)).hexdigest()
     marker = VENV / ".requirements.sha256"
     if marker.exists() and marker.read_text().strip() == digest and venv_python().exists():
         return venv_python()
@@ -72,9 +74,9 @@ def ensure_venv():
             ensure_apt_raw(["python3-venv"])
             shutil.rmtree(VENV, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    say("installing Python dependencies from requirements.lock")
+    say("installing Python dependencies from requirements.lock and requirements-dev.lock")
     pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "-r", str(LOCK)], check=True)
+    subprocess.run([*pip, "install", "-r", str(LOCKS[-1])], check=True)
     marker.write_text(digest)
     return venv_python()
 

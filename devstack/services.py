@@ -123,12 +123,13 @@ class Redis:
 
 
 class Postgres:
-    """A throwaway PostgreSQL cluster; initdb refuses root, so it runs as `postgres`.
-    TCP connections need the password kept beside the cluster: runbook steps run on
-    this machine and must not be able to connect."""
+    """A PostgreSQL cluster of our own: throwaway for tests, durable for the standalone
+    console (its data survives restarts and crashes). initdb refuses root, so it runs as
+    `postgres`. TCP connections need the password kept beside the cluster: runbook steps
+    run on this machine and must not be able to connect."""
 
-    def __init__(self, port, data_dir):
-        self.port, self.dir = port, Path(data_dir)
+    def __init__(self, port, data_dir, durable=False):
+        self.port, self.dir, self.durable = port, Path(data_dir), durable
 
     @property
     def password(self):
@@ -150,8 +151,21 @@ class Postgres:
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-            # The parent temp dir must be traversable by postgres.
-            os.chmod(self.dir.parent, 0o755)
+            self.dir.chmod(0o700)
+            if self.durable:
+                # The standalone's data directory stays closed to everyone else (the step user
+                # above all): postgres gets through it as its group, without reading it.
+                os.chown(self.dir.parent, -1, pw.pw_gid)
+                os.chmod(self.dir.parent, 0o710)
+                for folder in self.dir.parent.parents:
+                    if not traversable_by(folder, pw):
+                        raise RuntimeError(
+                            f"PostgreSQL runs as the user postgres, who cannot get through {folder} to the "
+                            f"data directory {self.dir.parent}: choose one under a folder others may pass "
+                            f"(or: chmod o+x {folder})")
+            else:
+                # The parent temp dir must be traversable by postgres.
+                os.chmod(self.dir.parent, 0o755)
         pgdata = self.dir / "pgdata"
         if not pgdata.exists():
             pwfile = self.dir / "pwfile"
@@ -164,14 +178,37 @@ class Postgres:
                                    "-E", "UTF8", "--locale=C.UTF-8"])
             finally:
                 pwfile.unlink()
-        # Durability is pointless for a throwaway test database; speed is not.
+        if self.durable and self.running():
+            # A console killed without its clean-up (SIGKILL) left its cluster running: stop it, so that
+            # it starts again with this run's options (the port may have changed).
+            self.stop()
         opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                "-c max_connections=200")
+        if not self.durable:
+            # Durability is pointless for a throwaway test database; speed is not.
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-l", str(self.dir / "postgres.log"),
                            "-o", opts, "-w", "-t", "60", "start"])
-        self._as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                           "ops_console"])
+        if not self.database_exists():
+            self._as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                               "ops_console"])
         return self
+
+    def database_exists(self):
+        """False on a new cluster; a kept cluster (the standalone's) has its database already."""
+        argv = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+                "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'ops_console'"]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        result = subprocess.run(argv, check=True, capture_output=True, text=True,
+                                env=dict(os.environ, PGPASSWORD=self.password))
+        return result.stdout.strip() == "1"
+
+    def running(self):
+        argv = [str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "pgdata"), "status"]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
     def stop(self, mode="fast"):
         pgdata = self.dir / "pgdata"
@@ -224,6 +261,16 @@ class Alertmanager(_PrometheusComponent):
     def argv(self):
         return ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self.dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]
+
+
+def traversable_by(folder, user):
+    """Whether `user` (a pwd entry) may pass through folder, by its mode bits."""
+    st = os.stat(folder)
+    if st.st_uid == user.pw_uid:
+        return bool(st.st_mode & 0o100)
+    if st.st_gid == user.pw_gid or st.st_gid in os.getgrouplist(user.pw_name, user.pw_gid):
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
 
 
 def kept_secret(path, nbytes=24):

@@ -12,24 +12,71 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-ops-console-key-do-not-use-in-production"
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def env(name, default=None):
     return os.environ.get(name, default)
 
 
 def envbool(name, default=False):
-    value = os.environ.get(name)
-    if value is None:
+    """A typo must not switch a setting off: anything but the usual spellings is refused."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a yes/no value: use one of "
+                               f"{', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}")
 
 
 def envint(name, default):
-    return int(os.environ.get(name, default))
+    return _envnumber(name, default, int, "a whole number")
+
+
+def envfloat(name, default):
+    return _envnumber(name, default, float, "a number")
+
+
+def _envnumber(name, default, kind, what):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not {what}") from None
 
 
 def envlist(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
+
+def read_standalone_env(path):
+    """The settings `python3 -m devstack run` wrote for its data directory (KEY=VALUE
+    lines): the database, Redis and secret key of the standalone console, so that
+    `.venv/bin/python manage.py ...` works in a standalone checkout as it is."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"cannot read the standalone settings in {path}: {exc}") from exc
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.lstrip().startswith("#"):
+            values[key.strip()] = value.strip()
+    return values
+
+
+STANDALONE_ENV = Path(os.environ.get("OPS_CONSOLE_DATA_DIR") or BASE_DIR / ".data") / "env"
+# Only when the environment names no database: production and the test runner always do, and
+# then a developer's standalone data directory in the same checkout must not leak into them.
+if "DATABASE_URL" not in os.environ and STANDALONE_ENV.is_file():
+    for key, value in read_standalone_env(STANDALONE_ENV).items():
+        os.environ.setdefault(key, value)
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
@@ -53,7 +100,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "template_partials",
     "axes",  # sign-in throttling (see AXES_* below)
     "ops_console.ui",
     "ops_console.accounts",
@@ -63,6 +109,8 @@ INSTALLED_APPS = [
     "ops_console.runbooks",
     "ops_console.incidents",
     "ops_console.escalation",
+    "ops_console.history",
+    "ops_console.bootstrap",
     "ops_console.demo",
 ]
 
@@ -109,20 +157,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
-        conn_max_age=envint("DB_CONN_MAX_AGE", 0),
+# PostgreSQL, always: the standalone command runs a private cluster in its data directory.
+if not env("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be set, e.g. postgres://user:password@host:5432/ops_console (in a standalone "
+        f"checkout, start `python3 -m devstack run` once: it writes {STANDALONE_ENV} for manage.py)."
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share one SQLite file: WAL lets readers run beside
-    # the writer, IMMEDIATE transactions avoid "database is locked" upgrades.
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
+DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -235,10 +276,14 @@ AXES_CLIENT_IP_CALLABLE = "ops_console.audit.context.client_ip"
 AXES_LOCKOUT_CALLABLE = "ops_console.accounts.throttling.lockout_response"
 # Sign-ins are in the audit log already; axes' own copy would only grow.
 AXES_DISABLE_ACCESS_LOG = True
+# Failed sign-ins are kept here (axes' AccessFailureLog, per username up to the limit),
+# not in the audit chain: an anonymous stranger must not take the chain's lock.
+# Lockouts (auth.locked_out) are chained.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 PROMETHEUS_URL = env("PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
 ALERTMANAGER_URL = env("ALERTMANAGER_URL", "http://127.0.0.1:9093").rstrip("/")
-PROMETHEUS_TIMEOUT = float(env("PROMETHEUS_TIMEOUT", "2"))
+PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 2.0)
 # Optional bearer token that /metrics then requires.
 METRICS_TOKEN = env("METRICS_TOKEN", "")
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("services/", include("ops_console.monitoring.urls")),
     path("", include("ops_console.runbooks.urls")),  # /runbooks/... and /runs/...
     path("incidents/", include("ops_console.incidents.urls")),
+    path("", include("ops_console.history.urls")),  # /history/, /reports/, /incidents/<ref>/postmortem/...
     path("api/v1/", include("ops_console.incidents.api_urls")),  # alert intake (bearer token)
     path("", include("ops_console.escalation.urls")),  # /oncall/, /escalation/..., /ack/<token>
     path("admin/", admin.site.urls),

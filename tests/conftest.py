@@ -14,6 +14,7 @@ sys.path.insert(0, str(REPO))  # devstack (stdlib-only service control)
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from devstack import services  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -112,7 +113,7 @@ class WorkerControl:
                 "--without-mingle", "--without-heartbeat"]
         log = self.tmp_path / f"worker-{name}.log"
         process = services.Process(name, argv, env=env, cwd=str(REPO), log=log).start()
-        services.wait_for(lambda: "ready." in log.read_text(errors="replace"), 30, f"celery worker {name}")
+        wait_until(lambda: "ready." in log.read_text(errors="replace"), 30, message=f"celery worker {name}")
         process.log_path = log
         self.processes.append(process)
         return process
@@ -225,7 +226,7 @@ def prometheus(tmp_path_factory):
         with urllib.request.urlopen(f"{server.url}/api/v1/query?query=up", timeout=2) as r:
             return bool(_json.load(r)["data"]["result"])
 
-    services.wait_for(has_data, 30, "Prometheus's first scrape")
+    wait_until(has_data, 30, message="Prometheus's first scrape")
     yield server
     server.stop()
 

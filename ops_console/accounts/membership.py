@@ -1,13 +1,13 @@
 """Changing a user's role: one action that also writes the audit entry."""
 from django.contrib.auth.models import Group
-from django.db import transaction
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from .roles import ADMIN, ROLES, role_of
 
 
-@transaction.atomic
+@audit.atomic
 def do_set_role(user, role, *, acting_user):
     before = role_of(user)
     user.groups.remove(*Group.objects.filter(name__in=ROLES))

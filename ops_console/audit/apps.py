@@ -7,9 +7,5 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit and history"
 
     def ready(self):
-        from ops_console.health.metrics import register_domain_collector
-
+        from . import metrics  # noqa: F401  (registers the audit collector for /metrics)
         from . import signals  # noqa: F401  (connects the sign-in receivers)
-        from .metrics import COLLECTOR
-
-        register_domain_collector(COLLECTOR)

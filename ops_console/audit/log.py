@@ -1,9 +1,11 @@
 """record(): the one way to write the audit log, each entry chained to the one
-before and sealed with the chain key. Call it inside the same transaction as
-the change it describes."""
+before and sealed with the chain key; atomic(): the transaction to call it in
+when the change it describes locks rows of its own."""
+import functools
 import ipaddress
 import json
 import math
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -14,7 +16,40 @@ from django.utils.ipv6 import clean_ipv6_address
 from . import context, sealing
 from .models import GENESIS, AuditEntry, ChainHead
 
-__all__ = ["record", "record_many", "GENESIS"]
+__all__ = ["atomic", "record", "record_many", "GENESIS"]
+
+
+def atomic(func=None):
+    """transaction.atomic() whose first lock is the chain's head; use it (as a
+    decorator or a `with` block) for every change that locks rows and records.
+
+    Every entry is written under the lock of the single head row, held until
+    commit. A writer that locked a row first and then waits for the head, while
+    the head's holder waits for that row, deadlocks; so the head is taken before
+    anything else, by everyone, and this is the one place that takes it. Writers
+    are serialised from their start rather than from their first entry: the
+    price of an order no caller has to remember. Nested in a transaction that
+    has locked rows already it cannot come first: begin the transaction with it."""
+    if func is not None:
+        @functools.wraps(func)
+        def chained(*args, **kwargs):
+            with _chain_first():
+                return func(*args, **kwargs)
+        return chained
+    return _chain_first()
+
+
+@contextmanager
+def _chain_first():
+    with transaction.atomic():
+        _lock_head()
+        yield
+
+
+def _lock_head():
+    """The head row, locked for the rest of the transaction (made on first use)."""
+    head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+    return head
 
 
 def _plain(value):
@@ -73,7 +108,7 @@ def record_many(changes):
     with transaction.atomic():
         # The lock on the single head row orders concurrent writers: each reads
         # the hash the previous one committed, so the chain never forks.
-        head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+        head = _lock_head()
         entries = []
         for change in changes:
             entries.append(_entry(ctx, seal=seal, prev_hash=entries[-1].hash if entries else head.last_hash,

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.db.models import Max
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 FAILED_SIGN_IN_WINDOW = dt.timedelta(minutes=15)
@@ -12,6 +13,8 @@ FAILED_SIGN_IN_WINDOW = dt.timedelta(minutes=15)
 
 class AuditCollector:
     def collect(self):
+        from axes.models import AccessFailureLog
+
         from .models import AuditEntry, ChainWitness
 
         # The newest id, not COUNT(*): entries are never deleted, and a count of a million rows is not free.
@@ -20,7 +23,8 @@ class AuditCollector:
         yield entries
         failed = GaugeMetricFamily("ops_console_failed_sign_ins_recent", "Failed sign-ins in the last 15 minutes")
         since = timezone.now() - FAILED_SIGN_IN_WINDOW
-        failed.add_metric([], AuditEntry.objects.filter(action="auth.login_failed", created_at__gte=since).count())
+        # Failed sign-ins are kept by django-axes, not chained (audit/signals.py).
+        failed.add_metric([], AccessFailureLog.objects.filter(attempt_time__gte=since).count())
         yield failed
         mark = ChainWitness.objects.filter(pk=1).values_list("entry_id", "witnessed_at").first() or (0, None)
         witnessed = GaugeMetricFamily("ops_console_audit_witnessed_entry",
@@ -37,3 +41,5 @@ class AuditCollector:
 
 
 COLLECTOR = AuditCollector()
+# Registered once, when the app's ready() first imports this module.
+REGISTRY.register(COLLECTOR)

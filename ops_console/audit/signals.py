@@ -1,6 +1,9 @@
-"""Sign-ins, failed sign-ins and sign-outs go to the audit log with the address
-they came from."""
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+"""Sign-ins and sign-outs go to the audit log with the address they came from.
+A failed sign-in does not: anyone can cause one, and every entry waits for the
+chain's single lock, so a stranger's guessing would hold up every change.
+django-axes keeps each failure (AccessFailureLog, settings.AXES_*), and a
+lockout, the failure worth tamper evidence, is chained (accounts/throttling.py)."""
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from .context import client_ip
@@ -21,10 +24,3 @@ def logged_out(sender, request, user, **kwargs):
     if user is not None:
         record("auth.logout", obj=user, actor=user, ip=_ip(request))
 
-
-@receiver(user_login_failed, dispatch_uid="audit_user_login_failed")
-def login_failed(sender, credentials, request=None, **kwargs):
-    # credentials arrive cleansed (the password is masked); keep only the name tried.
-    username = str(credentials.get("username", ""))[:150]
-    record("auth.login_failed", object_type="auth.user", object_repr=username, after={"username": username},
-           ip=_ip(request))

@@ -1,9 +1,10 @@
 """Every change people make here goes through one do_* function: it changes
-the rows and writes the audit entry in the same transaction."""
+the rows and writes the audit entry in the same transaction (audit.atomic:
+the audit chain's lock first, then the rows)."""
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 from ops_console.incidents.actions import do_acknowledge
 from ops_console.incidents.models import TransitionNotAllowed
@@ -24,7 +25,7 @@ def _acknowledge(page, *, acting_user, via, now):
     return f"{page.incident.reference} acknowledged. Escalation to the next level is stopped."
 
 
-@transaction.atomic
+@audit.atomic
 def do_acknowledge_by_link(token, *, now=None):
     """Use a page's signed link: works once, until it expires. Raises LinkInvalid."""
     now = now or timezone.now()
@@ -36,7 +37,7 @@ def do_acknowledge_by_link(token, *, now=None):
     return _acknowledge(page, acting_user=page.user, via="link", now=now)
 
 
-@transaction.atomic
+@audit.atomic
 def do_acknowledge_page(page, *, acting_user, now=None):
     if page.user_id != acting_user.pk:
         raise ValidationError("This page was sent to someone else.")
@@ -49,7 +50,7 @@ def _rotation_data(rotation):
             "members": [m.user.get_username() for m in rotation.members.select_related("user")]}
 
 
-@transaction.atomic
+@audit.atomic
 def do_save_rotation(role, *, handover_weekday, handover_time, timezone_name, starts_on, members, acting_user):
     rotation = Rotation.objects.select_for_update().filter(role=role).first()
     before = _rotation_data(rotation) if rotation else None
@@ -64,7 +65,7 @@ def do_save_rotation(role, *, handover_weekday, handover_time, timezone_name, st
     return rotation
 
 
-@transaction.atomic
+@audit.atomic
 def do_add_override(rotation, *, user, starts_at, ends_at, reason, acting_user):
     if ends_at <= starts_at:
         raise ValidationError("An override must end after it starts.")
@@ -75,7 +76,7 @@ def do_add_override(rotation, *, user, starts_at, ends_at, reason, acting_user):
     return override
 
 
-@transaction.atomic
+@audit.atomic
 def do_remove_override(override, *, acting_user):
     record("rotation.override_removed", obj=override.rotation, actor=acting_user,
            before={"user": override.user.get_username(), "starts_at": override.starts_at,
@@ -88,7 +89,7 @@ def _levels_data(policy):
              "repeat_every_minutes": lv.repeat_every_minutes} for lv in policy.levels.select_related("role")]
 
 
-@transaction.atomic
+@audit.atomic
 def do_save_policy(policy, *, name, description, levels, acting_user):
     """levels: [{"delay_minutes", "role", "stop_on", "repeat_every_minutes"}] in order. Live
     escalations keep the snapshot they were frozen with."""
@@ -106,7 +107,7 @@ def do_save_policy(policy, *, name, description, levels, acting_user):
     return policy
 
 
-@transaction.atomic
+@audit.atomic
 def do_create_policy(*, severity, service, name, acting_user):
     """A per-service policy, starting as a copy of the severity's default."""
     if EscalationPolicy.objects.filter(severity=severity, service=service).exists():
@@ -129,7 +130,7 @@ def _window_data(window):
             "reason": window.reason, "ended_early_at": window.ended_early_at}
 
 
-@transaction.atomic
+@audit.atomic
 def do_create_window(*, service, starts_at, ends_at, reason, acting_user):
     if ends_at <= starts_at:
         raise ValidationError("A maintenance window must end after it starts.")
@@ -141,7 +142,7 @@ def do_create_window(*, service, starts_at, ends_at, reason, acting_user):
     return window
 
 
-@transaction.atomic
+@audit.atomic
 def do_end_window(window, *, acting_user, now=None):
     """End (or cancel, before it starts) a window; levels it held back are due at once."""
     now = now or timezone.now()

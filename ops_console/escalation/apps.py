@@ -13,12 +13,10 @@ class EscalationConfig(AppConfig):
     label = "escalation"
 
     def ready(self):
-        from ops_console.health.metrics import register_domain_collector
-
         from . import channels  # noqa: F401 - registers the channel kinds
-        from .metrics import EscalationCollector
-
-        register_domain_collector(EscalationCollector())
+        from . import hooks
+        from . import metrics  # noqa: F401 - registers the escalation collector for /metrics
+        hooks.connect()  # the incidents app announces its changes; the engine listens
         # The response roles and the default matrix exist after every migrate
         # (and after a test flush), like the role groups.
         post_migrate.connect(ensure_defaults, sender=self, dispatch_uid="escalation-defaults")

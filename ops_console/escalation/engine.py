@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from ops_console.audit import log as audit_log
 from ops_console.incidents.models import Incident, Status, TimelineEvent
 from ops_console.incidents.timeline import Kind, add_event
 from ops_console.monitoring.models import Service
@@ -144,7 +145,13 @@ def fire_due(now=None, *, by="engine", cutoff=None, batch=BATCH):
     cutoff = cutoff or clock()
     fired, failed = [], set()
     while True:
-        with transaction.atomic():
+        # The chain's lock first (audit.atomic), although firing writes no audit entry:
+        # a batch inserts pages and timeline events, which wait for any incident a
+        # do_* action has locked, and that action (holding the chain) then cancels the
+        # very levels this batch holds: a deadlock. Taking the chain first, as every
+        # action does, puts the engine in the same order; a batch is a few queries, so
+        # holding the chain that long costs the writers little.
+        with audit_log.atomic():
             # SKIP LOCKED: a second engine takes the next rows instead of waiting for these.
             rows = list(ScheduledLevel.objects.select_for_update(skip_locked=True)
                         .filter(status=PENDING, due_at__lte=cutoff).exclude(pk__in=failed)

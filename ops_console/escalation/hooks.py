@@ -1,63 +1,39 @@
-"""What the incidents app tells the escalation engine. Each hook is called
-inside the incident action's transaction; the engine writes its due rows there
-so an escalation exists exactly when the incident change commits."""
+"""How the escalation engine hears of incident changes: receivers of the
+incidents app's signals, connected in EscalationConfig.ready(). Each runs
+inside the incident action's transaction, so the engine's due rows exist
+exactly when the incident change commits."""
+from ops_console.incidents.models import Status
+from ops_console.incidents.signals import incidents_opened, severity_changed, status_changed
+
+from . import engine
 
 
-def incident_opened(incident):
-    """Freeze the policy in force onto the incident and schedule its levels."""
-    from . import engine
-
-    engine.start(incident)
-
-
-def incidents_opened(incidents, services):
-    """incident_opened() for several incidents the caller has just created, in
-    a fixed number of queries; `services`: {incident pk: [its services]}."""
-    from . import engine
-
+def on_incidents_opened(sender, incidents, services, **kwargs):
+    """Freeze the policy in force onto each new incident and schedule its levels,
+    in a fixed number of queries; `services`: {incident pk: [its services]}."""
     engine.start_many(incidents, opened_with=services)
 
 
-def incident_acknowledged(incident):
-    """Stop the levels that stop on acknowledgement."""
-    from . import engine
-
-    engine.acknowledged(incident)
-
-
-def incident_resolved(incident):
-    """Stop every level (also called on close)."""
-    from . import engine
-
-    engine.resolved(incident)
-
-
-def incident_reopened(incident):
-    """Resolved -> triggered: the escalation starts again from its first level,
-    with the policy frozen for the incident's current severity."""
-    from . import engine
-
-    engine.reopened(incident)
+def on_status_changed(sender, incident, old, new, **kwargs):
+    if new == Status.ACKNOWLEDGED:  # stop the levels that stop on acknowledgement
+        engine.acknowledged(incident)
+    elif new in (Status.RESOLVED, Status.CLOSED):  # stop every level
+        engine.resolved(incident)
+    elif new == Status.TRIGGERED:
+        # Reopened (only a resolved incident may become triggered again): the escalation
+        # starts again from its first level, with the policy frozen for its current severity.
+        engine.reopened(incident)
+    elif new == Status.MITIGATED and old == Status.TRIGGERED:
+        # Mitigating an unacknowledged incident is acknowledging it in practice.
+        engine.acknowledged(incident)
 
 
-def severity_changed(incident, old_severity):
+def on_severity_changed(sender, incident, old_severity, **kwargs):
     """Restart the clock on the new severity's levels."""
-    from . import engine
-
     engine.restart(incident)
 
 
-def board_status(incidents):
-    """{incident.pk: {"paged": [names], "next_role": str|None, "next_at": datetime|None, "next_if": str,
-    "level": int|None}} for the commander's board, in a fixed number of queries. "level" is the
-    highest level fired so far; "next_*" the next pending level and the condition it fires on."""
-    from . import engine
-
-    return engine.board_status(incidents)
-
-
-def active_windows(services, at=None):
-    """The maintenance windows active at `at` for these services (for the board)."""
-    from .maintenance import active_windows as active
-
-    return active(services, at)
+def connect():
+    incidents_opened.connect(on_incidents_opened, dispatch_uid="escalation.incidents_opened")
+    status_changed.connect(on_status_changed, dispatch_uid="escalation.status_changed")
+    severity_changed.connect(on_severity_changed, dispatch_uid="escalation.severity_changed")

@@ -1,6 +1,7 @@
 """Escalation numbers for /metrics, read from the database at scrape time so
 every process reports the same."""
 from django.db.models import Count
+from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 
@@ -24,3 +25,8 @@ class EscalationCollector:
 
     def describe(self):
         return []
+
+
+COLLECTOR = EscalationCollector()
+# Registered once, when the app's ready() first imports this module.
+REGISTRY.register(COLLECTOR)

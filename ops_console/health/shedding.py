@@ -9,9 +9,12 @@ from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import Counter
 
+from .metrics import IN_PROCESS
+
 API_PREFIX = "/api/"
 RETRY_AFTER_SECONDS = 5
-SHED = Counter("ops_console_api_shed_total", "API requests answered 503 because too many were in flight")
+SHED = Counter("ops_console_api_shed_total", "API requests answered 503 because too many were in flight",
+               registry=IN_PROCESS)
 
 
 class LoadSheddingMiddleware:

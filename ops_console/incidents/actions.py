@@ -1,13 +1,13 @@
 """Every change to an incident goes through one do_* function: it changes the
-row, appends the timeline event, writes the audit entry and tells the
-escalation engine, all in one transaction."""
+row, appends the timeline event, writes the audit entry and announces the
+change (signals.py, heard by escalation), all in one transaction."""
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record, record_many
-from ops_console.escalation import hooks
 
+from . import signals
 from .models import Incident, Status, TimelineEvent, TransitionNotAllowed
 from .timeline import Kind, add_event, new_event
 
@@ -27,20 +27,10 @@ def _name(user):
     return user.get_username() if getattr(user, "pk", None) else "system"
 
 
-def hold_audit_chain():
-    """Take the audit chain's lock before locking anything else. Every change
-    here writes an audit entry, and the chain's one head row stays locked until
-    commit: taken midway, after a row another transaction waits on while it
-    holds the chain, the two deadlock. Chain first, then rows, everywhere."""
-    from ops_console.audit.models import ChainHead
-
-    list(ChainHead.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
-
-
 def _lock(incident):
     """Row-lock the incident for the rest of the transaction and refresh the
-    caller's copy, so two people acting at once are serialised."""
-    hold_audit_chain()
+    caller's copy, so two people acting at once are serialised. Called inside
+    audit.atomic(), which has taken the audit chain's lock before this one."""
     Incident.objects.select_for_update().filter(pk=incident.pk).values_list("pk", flat=True).get()
     incident.refresh_from_db()
     return incident
@@ -54,7 +44,7 @@ def do_open_incident(*, title, severity, acting_user=None, services=(), summary=
         acting_user=acting_user)[0]
 
 
-@transaction.atomic
+@audit.atomic
 def do_open_incidents(specs, *, acting_user=None):
     """Open several incidents (a webhook delivery opening one per alert) with
     what do_open_incident writes for each: the row, its services, the "opened"
@@ -71,7 +61,8 @@ def do_open_incidents(specs, *, acting_user=None):
                                       for incident, _, message in prepared)
     record_many([dict(action="incident.opened", obj=incident, actor=acting_user, after=snapshot(incident))
                  for incident in incidents])
-    hooks.incidents_opened(incidents, {incident.pk: services for incident, services, _ in prepared})
+    signals.incidents_opened.send(sender=Incident, incidents=incidents,
+                                  services={incident.pk: services for incident, services, _ in prepared})
     return incidents
 
 
@@ -90,7 +81,7 @@ def _new_incident(now, acting_user, *, title, severity, services=(), summary="",
     return incident, services, message or f"Opened as {severity.code} by {_name(acting_user)} ({source})."
 
 
-@transaction.atomic
+@audit.atomic
 def do_change_status(incident, new_status, *, acting_user, via="web", message=""):
     """Move the incident along the state machine; TransitionNotAllowed if the
     table forbids it. Returns the incident (refreshed)."""
@@ -113,15 +104,7 @@ def do_change_status(incident, new_status, *, acting_user, via="web", message=""
                   data={"from": old, "to": new_status, "via": via})
         action = "incident.status_changed"
     record(action, obj=incident, actor=acting_user, before={"status": old}, after={"status": new_status, "via": via})
-    if new_status == Status.ACKNOWLEDGED:
-        hooks.incident_acknowledged(incident)
-    elif new_status in (Status.RESOLVED, Status.CLOSED):
-        hooks.incident_resolved(incident)
-    elif new_status == Status.TRIGGERED:  # reopened (only a resolved incident may become triggered again)
-        hooks.incident_reopened(incident)
-    elif new_status == Status.MITIGATED and old == Status.TRIGGERED:
-        # Mitigating an unacknowledged incident is acknowledging it in practice.
-        hooks.incident_acknowledged(incident)
+    signals.status_changed.send(sender=Incident, incident=incident, old=old, new=new_status)
     return incident
 
 
@@ -133,7 +116,7 @@ def do_acknowledge(incident, *, acting_user, via="web"):
     return do_change_status(incident, Status.ACKNOWLEDGED, acting_user=acting_user, via=via)
 
 
-@transaction.atomic
+@audit.atomic
 def do_change_severity(incident, severity, *, acting_user, reason=""):
     _lock(incident)
     old = incident.severity
@@ -147,11 +130,11 @@ def do_change_severity(incident, severity, *, acting_user, reason=""):
               data={"from": old.code, "to": severity.code})
     record("incident.severity_changed", obj=incident, actor=acting_user, before={"severity": old.code},
            after={"severity": severity.code, "reason": reason})
-    hooks.severity_changed(incident, old)
+    signals.severity_changed.send(sender=Incident, incident=incident, old_severity=old)
     return incident
 
 
-@transaction.atomic
+@audit.atomic
 def do_set_commander(incident, commander, *, acting_user):
     _lock(incident)
     old = incident.commander
@@ -171,7 +154,7 @@ def do_set_commander(incident, commander, *, acting_user):
     return incident
 
 
-@transaction.atomic
+@audit.atomic
 def do_add_note(incident, text, *, acting_user):
     text = (text or "").strip()
     if not text:
@@ -183,7 +166,7 @@ def do_add_note(incident, text, *, acting_user):
     return event
 
 
-@transaction.atomic
+@audit.atomic
 def do_update_details(incident, *, acting_user, title, summary, impact, services):
     _lock(incident)
     title = (title or "").strip()

@@ -2,9 +2,9 @@
 audited like every other change; everything else about incidents goes
 through the console's own pages and actions."""
 from django.contrib import admin
-from django.db import transaction
 from django.forms.models import model_to_dict
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from .models import Severity
@@ -17,7 +17,7 @@ class SeverityAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         before = model_to_dict(Severity.objects.get(pk=obj.pk)) if change else None
-        with transaction.atomic():
+        with audit.atomic():
             super().save_model(request, obj, form, change)
             record("severity.changed" if change else "severity.created", obj=obj, actor=request.user,
                    before=before, after=model_to_dict(obj))

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from . import ingest
@@ -104,7 +105,7 @@ def drain():
     return len(outcome.applied)
 
 
-@transaction.atomic
+@audit.atomic
 def do_apply_again(payload, *, acting_user):
     """Queue a delivery that was set aside as our error again (an admin, once
     the cause is fixed). Applied in order with the queue."""
@@ -138,8 +139,6 @@ def backlog():
 
 
 def _try_lock():
-    if connection.vendor != "postgresql":
-        return True  # SQLite runs one writing transaction at a time anyway
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_ID])
         return cursor.fetchone()[0]

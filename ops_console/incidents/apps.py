@@ -13,14 +13,12 @@ class IncidentsConfig(AppConfig):
     label = "incidents"
 
     def ready(self):
-        from ops_console.health.metrics import register_domain_collector
         from ops_console.runbooks import signals
 
+        from . import metrics  # noqa: F401  (registers the incidents collector for /metrics)
         from . import runs
-        from .metrics import COLLECTOR
 
         signals.run_started.connect(runs.on_run_started, dispatch_uid="incidents.run_started")
         signals.run_finished.connect(runs.on_run_finished, dispatch_uid="incidents.run_finished")
-        register_domain_collector(COLLECTOR)
         # Severities and routing exist after every migrate and test flush.
         post_migrate.connect(ensure_defaults, sender=self, dispatch_uid="incidents-defaults")

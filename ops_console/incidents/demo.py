@@ -1,17 +1,12 @@
-"""Demo incidents with timelines, and the API token the local Alertmanager
-uses (OPS_CONSOLE_ALERTMANAGER_TOKEN). Idempotent: runs on every start."""
-import os
-
+"""Demo incidents with timelines. Idempotent: runs on every start."""
 from django.db import transaction
 
 from ops_console.monitoring.models import Service
 from ops_console.runbooks.models import Runbook
 
 from . import actions
-from .intake_config import do_create_token
-from .models import ApiToken, Incident, Severity, Status, hash_token
+from .models import Incident, Severity, Status
 
-TOKEN_ENV = "OPS_CONSOLE_ALERTMANAGER_TOKEN"
 DEMO_INCIDENTS = [
     dict(key="demo:high-error-rate", title="HighErrorRate: backend 5xx above 1 %", severity="P1", service="backend",
          runbook="high-error-rate", statuses=[Status.ACKNOWLEDGED],
@@ -31,7 +26,6 @@ DEMO_INCIDENTS = [
 
 
 def load(stdout):
-    load_token(stdout)
     for spec in DEMO_INCIDENTS:
         if Incident.objects.filter(source="demo", dedup_key=spec["key"]).exists():
             continue
@@ -47,10 +41,3 @@ def load(stdout):
                 actions.do_change_status(incident, status, acting_user=None, via="demo")
         stdout.write(f"  incidents: demo incident {incident.reference} {incident.title}")
 
-
-def load_token(stdout):
-    raw = os.environ.get(TOKEN_ENV, "").strip()
-    if not raw or ApiToken.objects.filter(token_hash=hash_token(raw)).exists():
-        return
-    token, _ = do_create_token("alertmanager (local)", acting_user=None, raw=raw)
-    stdout.write(f"  incidents: API token {token.prefix}… for the local Alertmanager (from {TOKEN_ENV})")

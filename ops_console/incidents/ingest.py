@@ -10,6 +10,7 @@ events are applied at once by receive_event()."""
 import hashlib
 import json
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlparse
@@ -18,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ops_console.audit import log as audit
 from ops_console.monitoring.models import Service
 from ops_console.runbooks.models import Runbook
 
@@ -387,16 +389,17 @@ def apply_alertmanager(alerts, tally=None):
             tally.add(alert, "stale")
     keys = [router.dedup_key(alert) for alert in new_firing]
     incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))} if keys else {}
-    if resolving or set(keys) - set(incidents):
-        actions.hold_audit_chain()
+    # Resolving or opening incidents writes the audit log: the chain's lock comes
+    # before the rows those changes lock (audit.atomic). Repeats alone need neither.
+    with audit.atomic() if resolving or set(keys) - set(incidents) else nullcontext():
         # Whoever held the chain before us may have opened some of these keys (its
         # alerts overlap ours): look again now that it committed, so we join them.
         if missing := set(keys) - set(incidents):
             incidents |= {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=missing)}
-    for row, alert in resolving:
-        _resolve(router, row, alert, now, tally)
-    if new_firing:
-        _fire_all(router, new_firing, keys, incidents, now, tally)
+        for row, alert in resolving:
+            _resolve(router, row, alert, now, tally)
+        if new_firing:
+            _fire_all(router, new_firing, keys, incidents, now, tally)
     if early_resolved:
         _remember_early_resolutions(early_resolved, now, tally)
     by_payload = {}

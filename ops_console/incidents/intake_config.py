@@ -1,15 +1,15 @@
 """Admin changes to alert intake: API tokens and the routing rules, each
 audited in the same transaction."""
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from .models import AlertRouting, ApiToken
 
 
-@transaction.atomic
+@audit.atomic
 def do_create_token(name, *, acting_user, raw=None):
     """Returns (token, raw). The raw value is shown once and never stored."""
     name = (name or "").strip()
@@ -23,7 +23,7 @@ def do_create_token(name, *, acting_user, raw=None):
     return token, raw
 
 
-@transaction.atomic
+@audit.atomic
 def do_revoke_token(token, *, acting_user):
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if not updated:
@@ -41,7 +41,7 @@ def routing_snapshot(routing):
     }
 
 
-@transaction.atomic
+@audit.atomic
 def do_update_routing(form, formset, *, acting_user):
     """Save a valid RoutingForm and its MappingFormSet."""
     before = routing_snapshot(AlertRouting.current())

@@ -1,6 +1,7 @@
 """Domain metrics read from the database at scrape time: open incidents by
 severity, webhook deliveries by outcome and the alert queue's backlog."""
 from django.db.models import Count
+from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 
@@ -36,3 +37,5 @@ class IncidentCollector:
 
 
 COLLECTOR = IncidentCollector()
+# Registered once, when the app's ready() first imports this module.
+REGISTRY.register(COLLECTOR)

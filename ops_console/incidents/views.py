@@ -4,14 +4,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from ops_console.ui.access import require
-from ops_console.escalation import hooks
 from ops_console.monitoring.models import Service
 
 from . import actions
@@ -20,7 +21,6 @@ from .models import OPEN_STATUSES, Incident, Severity, Status
 
 BOARD_PAGE_SIZE = 50
 STATUS_FILTERS = {"open": OPEN_STATUSES, "all": None, **{s: (s,) for s in Status.values}}
-STOP_POLLING = 286  # htmx stops polling on this status
 
 
 def board_queryset(params):
@@ -43,12 +43,11 @@ def board_queryset(params):
 @require("incidents.view_incident")
 def index(request):
     page = Paginator(board_queryset(request.GET), BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    status = hooks.board_status(rows)
     services = list(Service.objects.all())
+    # Who was paged and the maintenance windows come from the escalation app's
+    # template tags (templates/incidents/partials/board.html): escalation sits above us.
     context = {
-        "page": page, "rows": [(i, status.get(i.pk, {})) for i in rows],
-        "maintenance": hooks.active_windows(services),
+        "page": page, "incidents": list(page.object_list),
         "severities": Severity.objects.all(), "services": services,
         "status_filters": ["open", "all", *Status.values], "filters": request.GET,
         "query": request.GET.urlencode(),
@@ -69,14 +68,8 @@ def runbook_links(incident):
     """The linked runbook's page and its start form with ?incident=INC-42."""
     if incident.runbook is None:
         return {}
-    try:
-        page = reverse("runbooks:detail", args=[incident.runbook.slug])
-    except NoReverseMatch:  # the runbook pages are another app's; tolerate their absence
-        page = f"/runbooks/{incident.runbook.slug}/"
-    try:
-        start = reverse("runbooks:start", args=[incident.runbook.slug])
-    except NoReverseMatch:
-        start = page
+    page = reverse("runbooks:detail", args=[incident.runbook.slug])
+    start = reverse("runbooks:start", args=[incident.runbook.slug])
     return {"runbook_url": page, "start_run_url": f"{start}?{urlencode({'incident': incident.reference})}"}
 
 
@@ -86,10 +79,10 @@ def detail_context(incident):
     return {
         **runbook_links(incident),
         "incident": incident,
-        "escalation": hooks.board_status([incident]).get(incident.pk, {}),
         "timeline": incident.timeline.all(),
         "alerts": incident.alerts.all()[:100],
-        "runs": incident.run_links.select_related("run__runbook"),
+        "runs": incident.run_links.select_related("run__runbook", "run__version", "run__started_by"),
+        "pages": incident.pages.select_related("user").order_by("created_at"),
         "services": incident.services.all(),
         "responders": incident.responders.all(),
         "transitions": incident.allowed_transitions(),
@@ -104,17 +97,19 @@ def detail_context(incident):
 @require("incidents.view_incident")
 def detail(request, reference):
     incident = get_incident(reference)
-    return render(request, "incidents/detail.html", detail_context(incident))
+    # The postmortem is the history app's; its reverse relation names it without an import.
+    postmortem = Incident.objects.filter(pk=incident.pk).values_list("postmortem__latest__number", flat=True).first()
+    return render(request, "incidents/detail.html",
+                  {**detail_context(incident), "postmortem_version": postmortem})
 
 
 @require("incidents.view_incident")
 def timeline(request, reference):
     """The live part of the incident page (status, countdown, timeline), polled by htmx."""
     incident = get_incident(reference)
-    response = render(request, "incidents/partials/live.html", detail_context(incident))
-    if incident.status == Status.CLOSED:
-        response.status_code = STOP_POLLING
-    return response
+    content = render_to_string("incidents/partials/live.html", detail_context(incident), request)
+    # A closed incident changes no more: htmx stops polling on this response's status (286).
+    return HttpResponseStopPolling(content) if incident.status == Status.CLOSED else HttpResponse(content)
 
 
 @require("incidents.manage_incident")

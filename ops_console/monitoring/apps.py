@@ -6,8 +6,4 @@ class MonitoringConfig(AppConfig):
     label = "monitoring"
 
     def ready(self):
-        from ops_console.health.metrics import register_domain_collector
-
-        from .metrics import ServicesCollector
-
-        register_domain_collector(ServicesCollector())
+        from . import metrics  # noqa: F401  (registers the services collector for /metrics)

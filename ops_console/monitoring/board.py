@@ -1,10 +1,10 @@
 """What the Services pages show, read live from Prometheus: SLO tiles, targets
-and the alerts firing now, each linked to its incident and runbook. Knows
-nothing of HTTP; a Prometheus that is down becomes a message, never an error."""
+and the alerts firing now, each with its runbook link (the incidents app links
+them to incidents from the templates). Knows nothing of HTTP; a Prometheus
+that is down becomes a message, never an error."""
 import math
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.conf import settings
 
 from . import prometheus
@@ -116,8 +116,8 @@ def runbook_path(url):
 
 
 def firing_alerts():
-    """Alerts Prometheus holds now, firing first, each with its runbook link
-    and (when the incidents app knows it) its open incident."""
+    """Alerts Prometheus holds now, firing first, each with its runbook link and
+    the fingerprint its incident is found by ({% with_incidents %}, incidents' tags)."""
     result = []
     for alert in prometheus.alerts():
         labels, annotations = alert.get("labels", {}), alert.get("annotations", {})
@@ -131,29 +131,9 @@ def firing_alerts():
             "runbook_url": runbook_path(annotations.get("runbook_url", "")),
             "active_at": prometheus.parse_time(alert.get("activeAt")),
             "fingerprint": fingerprint(labels),
-            "incident": None,
         })
-    link_incidents(result)
     result.sort(key=lambda a: (a["state"] != "firing", a["severity"] != "critical", a["name"]))
     return result
-
-
-def link_incidents(alerts):
-    """Attach each alert's incident: the incidents app keeps every Alertmanager
-    alert it received by fingerprint (incidents.Alert). Looked up lazily so
-    this page works without that app."""
-    if not alerts:
-        return
-    try:
-        Alert = apps.get_model("incidents", "Alert")
-    except LookupError:
-        return
-    found = {}
-    rows = Alert.objects.filter(fingerprint__in={a["fingerprint"] for a in alerts}, incident__isnull=False)
-    for row in rows.select_related("incident").order_by("-starts_at"):
-        found.setdefault(row.fingerprint, row.incident)
-    for alert in alerts:
-        alert["incident"] = found.get(alert["fingerprint"])
 
 
 def unreachable_message():

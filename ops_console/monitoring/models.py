@@ -4,7 +4,6 @@ becomes the service's label matchers, e.g. `up{ {{ selector }} }`."""
 import math
 import re
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -76,16 +75,6 @@ class Service(models.Model):
             return True
         wanted = self.selector_labels()
         return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
-
-    def runbooks(self):
-        """Runbooks whose front matter names this service (runbooks.Runbook.services
-        is a JSON list of slugs). Filtered in Python: SQLite has no JSON contains."""
-        try:
-            Runbook = apps.get_model("runbooks", "Runbook")
-        except LookupError:
-            return []
-        return [rb for rb in Runbook.objects.filter(archived=False).only("slug", "title", "services")
-                if self.slug in (rb.services or [])]
 
 
 class SLO(models.Model):

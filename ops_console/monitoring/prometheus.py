@@ -1,14 +1,13 @@
 """The one door to Prometheus. Wraps prometheus-api-client (installed without
 its pandas extras) with timeouts, no retries and clear errors; alerts and rules,
-which the client has no calls for, go through its requests session. Answers are
-kept a few seconds in the shared cache so fifty people watching one board make
-one query, and a Prometheus that just failed is not asked again for a moment,
-so a page with many tiles fails in milliseconds, not in many timeouts."""
-import ast
+which the client has no calls for, go through the same requests session. Answers
+are kept a few seconds in the shared cache so fifty people watching one board
+make one query, and a Prometheus that just failed is not asked again for a
+moment, so a page with many tiles fails in milliseconds, not in many timeouts."""
 import hashlib
-import json
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -18,8 +17,10 @@ from typing import NamedTuple
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,71 @@ class Series(NamedTuple):
     points: list  # [(unix seconds, float | None)]; None where Prometheus had no number
 
 
-def connect(url=None):
-    return PrometheusConnect(url=url or settings.PROMETHEUS_URL, disable_ssl=False,
-                             # No client-side retries: a down Prometheus must fail fast, not hang a page.
-                             retry=Retry(total=0, connect=0, read=0, status=0),
-                             timeout=settings.PROMETHEUS_TIMEOUT)
+# --- one client per Prometheus, one session per process -----------------------
+
+def _refuse_answer(response, *args, **kwargs):
+    """A response hook on the shared session. Prometheus says why it refused a
+    query in the JSON body; the client's exception keeps only a repr of the
+    bytes, so the reason is read here, while it is still a response."""
+    if response.status_code == 200:
+        return
+    try:
+        reason = response.json().get("error")
+    except (ValueError, AttributeError):  # not Prometheus's JSON: a proxy's page
+        reason = None
+    reason = reason or response.text[:300] or response.reason
+    if response.status_code in (502, 503, 504):
+        raise PrometheusUnavailable(f"Prometheus is overloaded or restarting: {reason}")
+    raise PrometheusError(f"Prometheus rejected the query: {reason}")
+
+
+_clients = {}  # url -> (PrometheusConnect, the session it uses); every client shares one session
+_shared_session = None
+_clients_lock = threading.Lock()
+
+
+def connection(url=None):
+    """The process's PrometheusConnect for url (settings.PROMETHEUS_URL by
+    default) and the requests session it was given."""
+    global _shared_session
+    url = url or settings.PROMETHEUS_URL
+    with _clients_lock:
+        if url not in _clients:
+            if _shared_session is None:
+                _shared_session = requests.Session()
+                _shared_session.hooks["response"].append(_refuse_answer)
+            _clients[url] = (PrometheusConnect(
+                url=url, session=_shared_session, timeout=settings.PROMETHEUS_TIMEOUT,
+                # No client-side retries: a down Prometheus must fail fast, not hang a page.
+                retry=Retry(total=0, connect=0, read=0, status=0)), _shared_session)
+        return _clients[url]
+
+
+def forget_clients():
+    """Drop the clients and their session: the next call builds them from the
+    settings as they are now."""
+    global _shared_session
+    with _clients_lock:
+        _clients.clear()
+        _shared_session = None
+
+
+def _on_setting_changed(setting, **kwargs):
+    if setting in ("PROMETHEUS_URL", "PROMETHEUS_TIMEOUT"):
+        forget_clients()
+
+
+def _after_fork():
+    # A forked worker (Celery's prefork pool) must not share its parent's pooled
+    # sockets, nor wait on a lock some parent thread held at the fork.
+    global _clients_lock, _shared_session
+    _clients_lock = threading.Lock()
+    _clients.clear()
+    _shared_session = None
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="monitoring.prometheus.clients")
+os.register_at_fork(after_in_child=_after_fork)
 
 
 # --- failing fast -------------------------------------------------------------
@@ -61,8 +122,10 @@ _breaker_lock = threading.Lock()
 
 
 def _unreachable(url, exc):
-    # With retries off, urllib3 reports a read timeout inside a ConnectionError.
-    timed_out = isinstance(exc, requests.Timeout) or "timed out" in str(exc)
+    # With retries off, urllib3 wraps a read timeout in MaxRetryError, which
+    # requests reports as a ConnectionError carrying it.
+    cause = exc.args[0] if exc.args else None
+    timed_out = isinstance(exc, requests.Timeout) or isinstance(getattr(cause, "reason", None), Urllib3Timeout)
     kind = f"timed out after {settings.PROMETHEUS_TIMEOUT:g}s" if timed_out else "refused or dropped the connection"
     message = f"Prometheus is unreachable at {url} ({kind})"
     with _breaker_lock:
@@ -82,37 +145,17 @@ def reset_breaker():
         _breaker.clear()
 
 
-def _rejection(exc):
-    """The client's message is 'HTTP Status Code 400 (b'{...json...}')': keep
-    only the status and Prometheus's own `error` text."""
-    text = str(exc)
-    status = re.search(r"HTTP Status Code (\d+)", text)
-    reason = text
-    body = re.search(r"\((b(['\"]).*\2)\)\s*$", text, re.S)
-    if body:
-        try:
-            reason = json.loads(ast.literal_eval(body.group(1))).get("error") or reason
-        except (ValueError, SyntaxError, AttributeError):
-            reason = ast.literal_eval(body.group(1)).decode(errors="replace")[:300] or reason
-    if status and status.group(1) in ("502", "503", "504"):
-        return PrometheusUnavailable(f"Prometheus is overloaded or restarting: {reason}")
-    return PrometheusError(f"Prometheus rejected the query: {reason}")
-
-
 def _call(url, use):
-    """use(client) with one short-lived client, its errors made ours."""
+    """use(client, session) with the process's client for url, its errors made ours."""
     _check_breaker(url)
-    client = connect(url)
     try:
-        return use(client)
+        return use(*connection(url))
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _unreachable(url, exc) from exc
-    except PrometheusApiClientException as exc:
-        raise _rejection(exc) from exc
+    except PrometheusApiClientException as exc:  # the hook above answers first; this is a fallback
+        raise PrometheusError(f"Prometheus rejected the query: {exc}") from exc
     except ValueError as exc:  # a 200 that is not Prometheus's JSON (wrong URL, a proxy page)
         raise PrometheusError(f"{url} did not answer like Prometheus: {exc}") from exc
-    finally:
-        client.close()
 
 
 # --- the shared cache -----------------------------------------------------------
@@ -198,7 +241,7 @@ def query(expr, at=None, url=None):
     slot = int(time.time() // CACHE_SECONDS) if at is None else params["time"]
 
     def fetch():
-        result = _call(url, lambda client: client.custom_query(query=expr, params=params))
+        result = _call(url, lambda client, _: client.custom_query(query=expr, params=params))
         if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
             return [Sample({}, float(result[1]))]  # scalar / string result
         return [Sample(item.get("metric", {}), float(item["value"][1])) for item in result]
@@ -218,7 +261,7 @@ def query_range(expr, start, end, step, url=None):
         raise PrometheusError("too many points: use a larger step")
 
     def fetch():
-        result = _call(url, lambda client: client.custom_query_range(
+        result = _call(url, lambda client, _: client.custom_query_range(
             query=expr, start_time=start, end_time=end, step=f"{step:g}"))
         return [Series(item.get("metric", {}), [(float(ts), _number(v)) for ts, v in item.get("values", [])])
                 for item in result]
@@ -244,7 +287,7 @@ def targets(url=None):
     url = url or settings.PROMETHEUS_URL
 
     def fetch():
-        data = _call(url, lambda client: client.get_targets(state="active"))
+        data = _call(url, lambda client, _: client.get_targets(state="active"))
         return [{"job": t.get("labels", {}).get("job", t.get("scrapePool", "")),
                  "instance": t.get("labels", {}).get("instance", t.get("scrapeUrl", "")),
                  "health": t.get("health", "unknown"), "last_error": t.get("lastError", ""),
@@ -255,14 +298,12 @@ def targets(url=None):
 
 
 def api_get(path, url=None):
-    """GET an API path the client has no call for (alerts, rules)."""
+    """GET an API path the client has no call for (alerts, rules), through the
+    session the client uses (so the same timeouts, no retries, same errors)."""
     url = url or settings.PROMETHEUS_URL
 
-    def fetch(client):
-        response = client._session.get(f"{client.url}{path}", timeout=settings.PROMETHEUS_TIMEOUT,
-                                       headers=client.headers)
-        if response.status_code != 200:
-            raise PrometheusApiClientException(f"HTTP Status Code {response.status_code} ({response.content!r})")
+    def fetch(client, session):
+        response = session.get(f"{client.url}{path}", headers=client.headers, timeout=settings.PROMETHEUS_TIMEOUT)
         return response.json()["data"]
 
     return _call(url, fetch)

@@ -45,7 +45,7 @@ def detail(request, slug):
     live = board.board_for(service)
     return render(request, "monitoring/detail.html", {
         "service": service, "board": live, "unavailable": live.unavailable,
-        "description": markdown(service.description), "runbooks": service.runbooks(), **refresh_context()})
+        "description": markdown(service.description), **refresh_context()})
 
 
 @require_GET

@@ -6,8 +6,4 @@ class RunbooksConfig(AppConfig):
     label = "runbooks"
 
     def ready(self):
-        from ops_console.health.metrics import register_domain_collector
-
-        from .metrics import StepRunCollector
-
-        register_domain_collector(StepRunCollector())
+        from . import metrics  # noqa: F401  (registers the step run collector for /metrics)

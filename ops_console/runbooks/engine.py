@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from . import executors, params, signals
@@ -55,7 +56,7 @@ def start_run(version, parameters, *, actor, context=None):
     secrets = {name: value for name, value in parameters.items()
                if any(p.name == name and p.type == "secret" for p in doc.parameters)}
     parameters = params.masked(doc.parameters, parameters)
-    with transaction.atomic():
+    with audit.atomic():
         run = Run.objects.create(runbook=version.runbook, version=version, parameters=parameters,
                                  secret_parameters=secrets, started_by=actor, context=context or {})
         StepRun.objects.bulk_create([StepRun(run=run, index=step.index, kind=step.kind, title=step.title[:300],
@@ -69,6 +70,11 @@ def start_run(version, parameters, *, actor, context=None):
 
 
 def _lock(run_id):
+    # Called inside audit.atomic(), which took the audit chain's lock first: a
+    # change here may record (finishing a step can finish the run) and its signals
+    # reach other apps' rows (an incident's timeline). With the chain first here as
+    # in every other action, no two writers can wait on each other in a circle,
+    # whatever rows a receiver locks later; run first, chain later could.
     # No select_related: FOR UPDATE would lock the joined runbook and version rows too,
     # serialising every run of one runbook.
     return Run.objects.select_for_update().get(pk=run_id)
@@ -273,7 +279,7 @@ def _execute_claimed(run, doc, step_run, token):
             output=output, output_cut=cut, command=command, heartbeat_at=timezone.now()))
 
     def credentials_used(queue, names):
-        with transaction.atomic():
+        with audit.atomic():
             record("step.credentials_used", obj=run,
                    after={"step": step_run.index + 1, "title": step_run.title, "queue": queue, "credentials": names})
 
@@ -301,7 +307,7 @@ def finish_step(step_run, token, outcome, command="", *, doc):
               "command": command, "finished_at": timezone.now()}
     mine = StepRun.objects.filter(pk=step_run.pk, claim_token=token)
     step = doc.steps[step_run.index]
-    with transaction.atomic():
+    with audit.atomic():
         run = _lock(step_run.run_id)
         retry = not outcome.ok and not outcome.permanent and step_run.attempts <= step.retries \
             and not run.cancel_requested
@@ -348,7 +354,7 @@ def _snapshot(step_run):
 
 def do_run_step(step_run_id, *, actor):
     """The click that lets a waiting command (shell, non-GET http) run."""
-    with transaction.atomic():
+    with audit.atomic():
         run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "run")
         if step.kind in ("approval", "manual"):
             raise ActionRefused("This step is not run by a worker: confirm or approve it instead.")
@@ -363,7 +369,7 @@ def do_run_step(step_run_id, *, actor):
 
 def do_confirm(step_run_id, *, actor):
     """A person says a manual step is done."""
-    with transaction.atomic():
+    with audit.atomic():
         run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "confirmed")
         if step.kind != "manual":
             raise ActionRefused("Only manual steps are confirmed; run or approve this one.")
@@ -371,7 +377,7 @@ def do_confirm(step_run_id, *, actor):
 
 
 def do_approve(step_run_id, *, actor):
-    with transaction.atomic():
+    with audit.atomic():
         run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "approved")
         _check_approver(run, step, actor)
         if step_run.expires_at and step_run.expires_at <= timezone.now():
@@ -380,7 +386,7 @@ def do_approve(step_run_id, *, actor):
 
 
 def do_reject(step_run_id, *, actor, reason=""):
-    with transaction.atomic():
+    with audit.atomic():
         run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING,), "rejected")
         _check_approver(run, step, actor)
         before = _snapshot(step_run)
@@ -424,7 +430,7 @@ def _complete_by_person(run, step_run, actor, action, confirmed):
 
 def do_skip(step_run_id, *, actor):
     """Skip a waiting step, or a failed one so the run carries on."""
-    with transaction.atomic():
+    with audit.atomic():
         run, step_run, step = _step_for_action(step_run_id, (StepRun.WAITING, StepRun.FAILED), "skipped")
         if step.kind == "approval":
             _check_approver(run, step, actor)  # skipping a gate is approving it
@@ -449,7 +455,7 @@ def _reopen(run):
 
 def do_retry(step_run_id, *, actor):
     """Retry a failed run from this step: it and every later step start over."""
-    with transaction.atomic():
+    with audit.atomic():
         run, step_run, step = _step_for_action(step_run_id, StepRun.FINISHED, "retried")
         if run.status != Run.FAILED:
             raise ActionRefused("Only a failed run can be retried from a step.")
@@ -479,7 +485,7 @@ def do_retry(step_run_id, *, actor):
 
 def do_cancel(run_id, *, actor):
     """Cancel a run; a running shell step notices within a second and is killed."""
-    with transaction.atomic():
+    with audit.atomic():
         run = _lock(run_id)
         if run.finished:
             raise ActionRefused(f"The run is already {run.status}.")
@@ -529,7 +535,7 @@ def reconcile(now=None, lost_after=LOST_AFTER, requeue_after=REQUEUE_AFTER):
 
 
 def _fail_stale(step_run_id, status, field, cutoff, reason):
-    with transaction.atomic():
+    with audit.atomic():
         run = _lock(StepRun.objects.values_list("run_id", flat=True).get(pk=step_run_id))
         step_run = StepRun.objects.select_for_update().get(pk=step_run_id)
         if step_run.status != status or getattr(step_run, field) >= cutoff:
@@ -572,7 +578,7 @@ def record_phase_overruns(now):
         new = [{"phase": phase.index, "title": phase.title, "deadline": deadline.isoformat(), "at": now.isoformat()}
                for phase, deadline in phase_overruns(run, run.document(), now) if phase.index not in known]
         if new:
-            with transaction.atomic():
+            with audit.atomic():
                 run = _lock(run.pk)
                 run.phase_overruns = [*run.phase_overruns, *new]
                 run.save(update_fields=["phase_overruns"])

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Max
 from django.utils.text import slugify
 
+from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from . import promql_check
@@ -136,7 +136,7 @@ def _save(text, doc, problems, notes, *, slug, path, actor):
     if saved.errors:
         return saved
     digest = sha256_of(text)
-    with transaction.atomic():
+    with audit.atomic():  # the chain's lock before the runbook's
         runbook, created = Runbook.objects.select_for_update().get_or_create(
             slug=slug, defaults={"title": doc.title[:300] or slug})
         current = runbook.current_version

@@ -1,6 +1,7 @@
 """Domain metrics read from the database at scrape time: step runs by kind and
 outcome, and a histogram of how long finished steps took."""
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -30,3 +31,8 @@ class StepRunCollector:
 
     def describe(self):
         return []
+
+
+COLLECTOR = StepRunCollector()
+# Registered once, when the app's ready() first imports this module.
+REGISTRY.register(COLLECTOR)

@@ -5,12 +5,16 @@ import re
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import Http404
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
 
+from ops_console.audit.models import AuditEntry
 from ops_console.ui.access import require
 from ops_console.ui.markdown import render as render_markdown
 
@@ -20,7 +24,6 @@ from .presenters import run_view, runbook_body
 
 PER_PAGE = 25
 INCIDENT_REF = re.compile(r"^[A-Z][A-Z0-9]{0,15}-\d{1,10}$")
-POLL_STOP = 286  # htmx stops polling on this status
 
 
 @require("runbooks.view_runbook")
@@ -32,12 +35,13 @@ def index(request):
         runbooks = runbooks.filter(Q(title__icontains=q) | Q(slug__icontains=q))
     if kind:
         runbooks = runbooks.filter(kind=kind)
-    runbooks = list(runbooks)
-    # services/alerts are JSON lists; SQLite cannot search inside them, and the library is small.
     if service:
-        runbooks = [rb for rb in runbooks if service in rb.services]
+        runbooks = runbooks.filter(services__contains=[service])
     if alert:
-        runbooks = [rb for rb in runbooks if alert.lower() in (a.lower() for a in rb.alerts)]
+        # Alert names match in any case: one element of the JSON list, lower-cased on both sides.
+        runbooks = runbooks.filter(RawSQL(
+            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(runbooks_runbook.alerts) AS name "
+            "WHERE lower(name) = lower(%s))", [alert], output_field=BooleanField()))
     all_services = sorted({s for rb in Runbook.objects.filter(archived=False) for s in rb.services})
     page = Paginator(runbooks, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "runbooks/index.html", {
@@ -181,10 +185,12 @@ def run(request, pk):
     run = get_object_or_404(Run.objects.select_related("runbook", "version", "started_by"), pk=pk)
     context = run_view(run, request.user, timezone.now())
     if request.htmx:
-        response = render(request, "runbooks/partials/run_body.html", context)
-        if run.finished:
-            response.status_code = POLL_STOP
-        return response
+        content = render_to_string("runbooks/partials/run_body.html", context, request)
+        # A finished run changes no more: htmx stops polling on this response's status (286).
+        return HttpResponseStopPolling(content) if run.finished else HttpResponse(content)
+    # The run's record for auditors: what was logged about it (the page polls only run_body).
+    context["entries"] = (AuditEntry.objects.filter(object_type="runbooks.run", object_id=str(run.pk))
+                          .order_by("id")[:200])
     return render(request, "runbooks/run.html", context)
 
 

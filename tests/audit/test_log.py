@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+from axes.models import AccessFailureLog
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, connections, transaction
 from django.urls import reverse
@@ -101,12 +102,12 @@ def test_deleting_a_user_keeps_their_entries_intact(make_user):
     assert verify().ok
 
 
-def test_sign_in_failed_sign_in_and_sign_out_are_recorded(client, make_user):
+def test_sign_in_and_sign_out_are_recorded_and_a_failed_sign_in_is_kept_by_axes(client, make_user):
     user = make_user("responder", username="erin")
     client.post(reverse("accounts:login"), {"username": "erin", "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
-    failed = AuditEntry.objects.get(action="auth.login_failed")
-    assert failed.ip == "10.1.2.3" and failed.after == {"username": "erin"} and failed.actor is None
-    assert "wrong" not in failed.content()
+    failed = AccessFailureLog.objects.get()
+    assert failed.username == "erin" and failed.ip_address == "10.1.2.3"
+    assert not AuditEntry.objects.exists()  # not chained: see test_a_failed_sign_in_takes_no_chain_lock
     client.post(reverse("accounts:login"), {"username": "erin", "password": "pw-erin-123"}, REMOTE_ADDR="10.1.2.4")
     login = AuditEntry.objects.get(action="auth.login")
     assert login.actor == user and login.ip == "10.1.2.4"
@@ -143,3 +144,54 @@ def test_concurrent_writers_keep_one_linear_chain():
     assert len(rows) == writers * per_writer
     assert len({prev for prev, _ in rows}) == len(rows), "two entries claim the same predecessor: the chain forked"
     assert verify().ok and verify().checked == len(rows)
+
+
+def test_audit_atomic_takes_the_chain_head_before_anything_else(db):
+    from django.test.utils import CaptureQueriesContext
+
+    from ops_console.audit import log as audit
+
+    record("first.entry")  # the head exists
+    with CaptureQueriesContext(connection) as captured, audit.atomic():
+        get_user_model().objects.select_for_update().first()
+    statements = [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert '"audit_chainhead"' in statements[0] and statements[0].endswith("FOR UPDATE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_sign_in_takes_no_chain_lock(client, make_user):
+    """While another transaction holds the chain's head, a stranger's failed
+    sign-in still completes; a successful sign-in (chained) waits for it."""
+    from ops_console.audit import log as audit
+
+    make_user("responder", username="erin")
+    record("first.entry")  # the head row exists
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_the_chain():
+        try:
+            with audit.atomic():
+                holding.set()
+                release.wait(30)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_chain)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with connection.cursor() as cursor:  # waiting for a lock fails after 2 s instead of hanging
+            cursor.execute("SET lock_timeout = '2s'")
+        failed = client.post(reverse("accounts:login"), {"username": "erin", "password": "wrong"})
+        assert failed.status_code == 200 and AccessFailureLog.objects.filter(username="erin").exists()
+        with pytest.raises(DatabaseError, match="lock timeout"):  # the control: a chained sign-in does wait
+            client.post(reverse("accounts:login"), {"username": "erin", "password": "pw-erin-123"})
+    finally:
+        release.set()
+        holder.join(30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert errors == []
+    assert not AuditEntry.objects.filter(action__startswith="auth.").exists()

@@ -10,7 +10,7 @@ from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, reso
 
 from ops_console.audit.models import AuditEntry, ChainHead
 
-from . import builders
+from tests.history import builders
 
 PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
 REGEX_GROUP = re.compile(r"\(\?P<(?P<name>[^>]+)>[^)]*\)")
@@ -63,7 +63,7 @@ def world(make_user):
     builders.incident("Open walked incident", "P2", ack_after=None)
     builders.run(incident=inc, started_by=responder, steps=[("waiting", None, None), ("pending", None, None)])
     builders.page(inc, responder)
-    from ops_console.audit.postmortems import do_save_postmortem
+    from ops_console.history.postmortems import do_save_postmortem
 
     do_save_postmortem(inc, "# Postmortem", acting_user=commander)
     return commander
@@ -184,8 +184,8 @@ def test_every_change_writes_an_audit_entry(client_as, make_user):
 
 def test_url_filling_covers_every_converter():
     values = {"int": ["7"], "str": ["INC-1"], "slug": ["web"], "path": ["a"], "uuid": ["u"]}
-    assert list(urls_for("audit/incidents/<str:reference>/postmortem/v<int:number>/", values)) == [
-        "/audit/incidents/INC-1/postmortem/v7/"]
+    assert list(urls_for("incidents/<str:reference>/postmortem/v<int:number>/", values)) == [
+        "/incidents/INC-1/postmortem/v7/"]
     assert list(urls_for("services/<slug:slug>/", values)) == ["/services/web/"]
     assert list(urls_for("audit/", values)) == ["/audit/"]
 

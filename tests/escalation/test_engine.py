@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from ops_console.escalation import engine, hooks
+from ops_console.escalation import engine
 from ops_console.escalation.actions import do_end_window, do_save_policy
 from ops_console.escalation.models import EscalationPolicy, Page, ResponseRole, ScheduledLevel
 from ops_console.incidents.actions import do_acknowledge, do_change_severity, do_change_status
@@ -178,7 +178,7 @@ def test_board_status_in_a_fixed_number_of_queries(no_repeats, django_assert_num
     incidents = [open_incident("P0", title=f"outage {n}") for n in range(3)]
     engine.fire_due(incidents[0].escalation.started_at + 30 * MIN)
     with django_assert_num_queries(3):
-        status = hooks.board_status(incidents)
+        status = engine.board_status(incidents)
     first = status[incidents[0].pk]
     assert first["paged"] == ["oncall_sre", "incident_commander"] and first["level"] == 2
     assert first["next_role"] == "VP of Engineering"

@@ -11,7 +11,7 @@ from ops_console.audit.models import AuditEntry
 from ops_console.incidents import alert_queue, ingest
 from ops_console.incidents.models import Incident, WebhookPayload
 from tests.conftest import database_url
-from tests.system.alertmanager import wait_until
+from tests.waiting import wait_until
 
 from .conftest import AM_URL, am_alert, am_payload
 
@@ -117,7 +117,7 @@ def test_a_delivery_behind_a_backlog_is_answered_at_once_and_the_worker_applies_
     queue(am_payload(am_alert(fingerprint="first")), am_payload(am_alert(fingerprint="first", status="resolved")))
     status, data = alert_queue.receive(json.dumps(am_payload(am_alert(fingerprint="last"))).encode(), token=None)
     assert status == 202  # older deliveries wait: ours goes behind them, and the worker is rung
-    wait_until(lambda: not WebhookPayload.objects.filter(outcome="queued").exists(), 30, "the worker to drain")
+    wait_until(lambda: not WebhookPayload.objects.filter(outcome="queued").exists(), 30, message="the worker to drain")
     first, last = Incident.objects.get(dedup_key="first"), Incident.objects.get(dedup_key="last")
     assert first.status == "resolved" and last.status == "triggered"
     assert first.pk < last.pk  # opened in the order the deliveries came

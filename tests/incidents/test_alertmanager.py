@@ -1,7 +1,6 @@
 """A real Alertmanager posts to the console: firing (re-sent every second),
 then resolved. One incident, one firing event, then resolved."""
 import json
-import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -10,18 +9,9 @@ import pytest
 from devstack import services
 from ops_console.incidents.intake_config import do_create_token
 from ops_console.incidents.models import Incident, Status, WebhookPayload
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def post_alert(alertmanager, ends_at=None, starts_at=None):
@@ -62,16 +52,17 @@ receivers:
 def test_real_alertmanager_firing_repeated_resolved(alertmanager):
     started = datetime.now(timezone.utc) - timedelta(minutes=1)
     post_alert(alertmanager, starts_at=started)
-    incident = wait_until(lambda: Incident.objects.filter(source="alertmanager").first(), 30, "the incident")
+    incident = wait_until(lambda: Incident.objects.filter(source="alertmanager").first(), 30, message="the incident")
     assert incident.severity.code == "P1" and incident.title == "HighErrorRate: High error rate detected"
     # Alertmanager re-sends the firing group: still one incident, one firing event.
-    wait_until(lambda: WebhookPayload.objects.filter(outcome="accepted").count() >= 3, 30, "repeated deliveries")
+    wait_until(lambda: WebhookPayload.objects.filter(outcome="accepted").count() >= 3, 30,
+               message="repeated deliveries")
     assert Incident.objects.count() == 1
     assert incident.timeline.filter(kind="alert_fired").count() == 1
     assert incident.alerts.get().received_count >= 3
 
     post_alert(alertmanager, starts_at=started, ends_at=datetime.now(timezone.utc) - timedelta(seconds=1))
-    wait_until(lambda: Incident.objects.get(pk=incident.pk).status == Status.RESOLVED, 30, "the resolution")
+    wait_until(lambda: Incident.objects.get(pk=incident.pk).status == Status.RESOLVED, 30, message="the resolution")
     kinds = list(incident.timeline.values_list("kind", flat=True))
     assert kinds[:2] == ["opened", "alert_fired"] and "alert_resolved" in kinds
     assert not WebhookPayload.objects.exclude(outcome="accepted").exists()

@@ -12,6 +12,7 @@ from devstack import services
 from ops_console.incidents.ingest import MAX_BODY_BYTES
 from ops_console.incidents.models import Incident, WebhookPayload
 from tests.conftest import REPO, database_url
+from tests.waiting import wait_until
 
 from .conftest import AM_URL, am_alert, am_payload
 
@@ -26,7 +27,7 @@ def gunicorn(transactional_db, tmp_path):
     process = services.Process("web", [sys.executable, "-m", "gunicorn", "ops_console.wsgi", "--bind",
                                        f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"],
                                env=env, cwd=str(REPO), log=tmp_path / "web.log").start()
-    services.wait_for(lambda: services.port_open(port), 30, "gunicorn")
+    wait_until(lambda: services.port_open(port), 30, message="gunicorn")
     yield "127.0.0.1", port
     process.stop()
 

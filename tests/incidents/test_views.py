@@ -1,4 +1,7 @@
 """The board, the incident page, and who may change what (per role)."""
+import datetime as dt
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -229,3 +232,60 @@ def test_severity_edit_in_admin_is_audited(client_as):
     assert response.status_code == 302, response.content[:2000]
     entry = AuditEntry.objects.get(action="severity.changed")
     assert entry.before["ack_target"] != entry.after["ack_target"]
+
+
+# --- the one incident page: everything the history's record showed --------------
+
+def test_incident_page_shows_timeline_runs_pages_and_the_record_links(client_as, make_user):
+    from tests.history import builders
+
+    responder = make_user("responder", username="rita")
+    inc = builders.incident("Disk full", "P0", summary="The **data** disk filled up.",
+                            ack_after=dt.timedelta(minutes=3),
+                            events=[("note", "Deleted <script>alert(1)</script> old logs", 5)])
+    the_run = builders.run(incident=inc, started_by=responder)
+    builders.page(inc, responder, acknowledged=True)
+    response = client_as("auditor").get(reverse("incidents:detail", args=[inc.reference]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Deleted  old logs" in body or "Deleted old logs" in body.replace("  ", " ")
+    assert "<script>alert(1)" not in body
+    assert f'href="/runs/{the_run.pk}/"' in body and "rita" in body
+    assert "On-call SRE" in response.context["pages"][0].role_name
+    assert f'href="/incidents/{inc.reference}/export.csv"' in body
+    assert f'href="/incidents/{inc.reference}/postmortem/"' in body
+    assert f'href="/audit/?object=incidents.incident:{inc.pk}"' in body
+
+
+def test_the_auditor_sees_the_one_incident_page_without_its_controls(client_as, make_user):
+    from ops_console.history.postmortems import do_save_postmortem
+
+    inc = open_incident()
+    do_save_postmortem(inc, "# Postmortem", acting_user=make_user("commander"))
+    body = client_as("auditor").get(reverse("incidents:detail", args=[inc.reference])).content.decode()
+    # No change, note, status or acknowledge form: only signing out.
+    assert re.findall(r'<form[^>]*action="([^"]*)"', body) == [reverse("accounts:logout")]
+    assert 'data-testid="acknowledge"' not in body and "Start linked runbook" not in body
+    assert 'data-testid="timeline"' in body and "Postmortem (v1)" in body
+    commander = client_as("commander").get(reverse("incidents:detail", args=[inc.reference])).content.decode()
+    assert reverse("incidents:notes", args=[inc.reference]) in commander  # the same page, with its controls
+
+
+def test_incident_page_query_count_does_not_grow_with_the_timeline(client_as, django_assert_max_num_queries):
+    from tests.history import builders
+
+    client = client_as("auditor")
+    small = builders.incident("small")
+    with django_assert_max_num_queries(40) as few:
+        client.get(reverse("incidents:detail", args=[small.reference]))
+    big = builders.incident("big", events=[("note", f"note {n}", n) for n in range(40)])
+    for _ in range(3):
+        builders.run(incident=big)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("incidents:detail", args=[big.reference]))
+
+
+def test_unknown_incident_is_404(client_as, db):
+    client = client_as("auditor")
+    assert client.get("/incidents/INC-999999/").status_code == 404
+    assert client.get("/incidents/nonsense/").status_code == 404

@@ -1,25 +1,13 @@
 """Charts on the Services page are drawn by uPlot and refresh without a reload."""
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from ops_console.monitoring import views
+from tests.waiting import wait_until
 
 from .conftest import UP_ABOVE, UP_PANEL, make_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for_attribute(locator, name, accept, timeout=20):
-    """Poll an attribute from Python (wait_for_function would eval in the page, which the CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = locator.get_attribute(name)
-        if value is not None and accept(value):
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{name} never satisfied the test (last: {value!r})")
 
 
 def test_a_chart_on_the_services_page_updates_without_a_reload(page_as, live_server, live_prometheus, monkeypatch):
@@ -35,7 +23,9 @@ def test_a_chart_on_the_services_page_updates_without_a_reload(page_as, live_ser
     expect(chart).to_have_attribute("data-state", "ok")
     first_x = float(chart.get_attribute("data-last-x"))
     page.evaluate("window.__sameDocument = true")
-    wait_for_attribute(chart, "data-last-x", lambda x: float(x) > first_x)
+    # Polled from Python: wait_for_function would eval in the page, which the CSP forbids.
+    wait_until(lambda: float(chart.get_attribute("data-last-x") or "-inf") > first_x,
+               message="the chart's next point")
     assert page.evaluate("window.__sameDocument") is True    # updated in place, not reloaded
     assert int(chart.get_attribute("data-loads")) >= 2
     assert page.locator("[data-testid=slo-tile][data-state=ok]").count() == 1

@@ -21,6 +21,7 @@ from ops_console.incidents.timeline import Kind
 from ops_console.monitoring.board import fingerprint
 from ops_console.monitoring.models import Service
 from ops_console.runbooks.models import Runbook
+from tests.waiting import wait_until
 
 from . import stack
 
@@ -56,16 +57,6 @@ class Target:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
-
-
-def wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
 @pytest.fixture
@@ -105,11 +96,11 @@ def test_target_down_opens_an_incident_with_its_runbook_and_back_up_resolves_it(
     runbook = Runbook.objects.create(slug="service-down", title="Service down", alerts=[])
     from ops_console.monitoring import prometheus as prom
 
-    wait_until(lambda: prom.query('up{job="backend"} == 1'), 30, "the first scrape of the target")
+    wait_until(lambda: prom.query('up{job="backend"} == 1'), 30, message="the first scrape of the target")
 
     target.stop()
     down_at = time.monotonic()
-    incident = wait_until(lambda: Incident.objects.filter(source="alertmanager").first(), 60, "the incident")
+    incident = wait_until(lambda: Incident.objects.filter(source="alertmanager").first(), 60, message="the incident")
     opened_after = time.monotonic() - down_at
 
     assert incident.title.startswith("ServiceDown")
@@ -125,7 +116,7 @@ def test_target_down_opens_an_incident_with_its_runbook_and_back_up_resolves_it(
 
     target.start()
     up_at = time.monotonic()
-    wait_until(lambda: Incident.objects.get(pk=incident.pk).resolved_at, 60, "the resolution")
+    wait_until(lambda: Incident.objects.get(pk=incident.pk).resolved_at, 60, message="the resolution")
     resolved_after = time.monotonic() - up_at
     incident.refresh_from_db()
     assert incident.status == Incident.Status.RESOLVED

@@ -8,6 +8,7 @@ import pytest
 
 from devstack import services
 from devstack.standalone import STACK_HOOKS, monitoring_stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def test_hook_starts_prometheus_and_alertmanager_with_a_kept_token(tmp_path):
             with urllib.request.urlopen(f"http://127.0.0.1:{args.prometheus_port}/api/v1/targets", timeout=5) as r:
                 return {t["scrapePool"]: t["scrapeUrl"] for t in json.load(r)["data"]["activeTargets"]}
 
-        services.wait_for(lambda: "ops-console" in scrape_urls(), 15, "the console's scrape target")
+        wait_until(lambda: "ops-console" in scrape_urls(), 15, message="the console's scrape target")
         assert scrape_urls()["ops-console"] == f"http://127.0.0.1:{args.port}/metrics"
         with urllib.request.urlopen(f"http://127.0.0.1:{args.prometheus_port}/api/v1/rules", timeout=5) as r:
             assert len(json.load(r)["data"]["groups"][0]["rules"]) == 5

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from devstack import services
 from ops_console.monitoring import views
+from tests.waiting import wait_until
 
 from .conftest import UP_ABOVE, UP_BELOW, UP_PANEL, make_service
 
@@ -36,12 +37,25 @@ def test_service_page_lists_its_slos_and_panels(client_as, live_prometheus):
     assert "No runbook names this service yet" in html
 
 
+def test_service_page_lists_the_runbooks_naming_it(client_as, dead_prometheus):
+    """The runbooks app's {% runbooks_for %} tag: a JSON contains query on Runbook.services."""
+    from ops_console.runbooks.models import Runbook
+
+    service = make_service(slug="api")
+    Runbook.objects.create(slug="api-errors", title="API errors", services=["web", "api"])
+    Runbook.objects.create(slug="old-api", title="Old API", services=["api"], archived=True)
+    Runbook.objects.create(slug="apis", title="Other APIs", services=["api-gateway", "apiserver"])
+    html = client_as("responder").get(service.get_absolute_url()).content.decode()
+    assert 'href="/runbooks/api-errors/">API errors</a>' in html
+    assert "Old API" not in html and "Other APIs" not in html
+
+
 def test_panel_data_is_aligned_for_the_chart(client_as, live_prometheus):
     service = make_service(panels=[UP_PANEL])
     panel = service.panels.get()
     client, url = client_as("responder"), reverse("monitoring:panel_data", args=[service.slug, panel.pk])
     # The session's Prometheus may have started seconds ago: wait for its first point on the 15 s grid.
-    services.wait_for(lambda: client.get(url).json()["series"], 30, "a point on the chart's grid")
+    wait_until(lambda: client.get(url).json()["series"], 30, message="a point on the chart's grid")
     response = client.get(url)
     assert response.status_code == 200
     body = response.json()
@@ -149,8 +163,8 @@ def test_firing_alerts_link_their_runbook(client_as, settings, tmp_path):
         settings.PROMETHEUS_URL = server.url
         make_service(slos=[UP_ABOVE])
         client = client_as("commander")
-        services.wait_for(lambda: b"AlwaysFiring" in client.get(reverse("monitoring:alerts")).content, 15,
-                          "the alert")
+        wait_until(lambda: b"AlwaysFiring" in client.get(reverse("monitoring:alerts")).content, 15,
+                   message="the alert")
         html = client.get(reverse("monitoring:index")).content.decode()
         assert "It fires" in html and 'href="/runbooks/service-down/"' in html
         assert "1 alert" in html   # on the service whose selector (job="prometheus") it carries

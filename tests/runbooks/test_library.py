@@ -4,7 +4,6 @@ parses cleanly, and the safety rules hold (destructive steps guarded,
 parameters reaching a shell constrained by a pattern)."""
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 from ops_console.runbooks import executors, params
 from ops_console.runbooks.document import KINDS
 from ops_console.runbooks.parser import parse
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = REPO / "runbooks"
@@ -275,10 +275,8 @@ def test_console_health_run_goes_green_through_the_engine(worker_control, live_s
                                      {"console_url": live_server.url, "redis_port": str(private_redis.port)})
     assert errors == {}
     run = engine.start_run(version, values, actor=make_user("responder"))
-    deadline = time.monotonic() + 60
-    while run.status not in Run.FINISHED and time.monotonic() < deadline:
-        time.sleep(0.2)
-        run.refresh_from_db()
+    wait_until(lambda: Run.objects.get(pk=run.pk).status in Run.FINISHED, 60, message="the health check run")
+    run.refresh_from_db()
     steps = list(run.steps.order_by("index"))
     assert (run.status, [s.status for s in steps]) == (Run.SUCCEEDED, ["succeeded"] * 4), [s.error for s in steps]
     assert "PONG" in steps[2].output

@@ -13,9 +13,9 @@ from ops_console.runbooks import executors, sandbox
 from ops_console.runbooks.document import Parameter
 from ops_console.runbooks.executors import StepContext
 from ops_console.runbooks.models import StepRun
+from tests.waiting import wait_until
 
 from .builders import shell, start
-from .test_tasks import wait_until
 
 ALLOWED_ENV = {"PATH", "LANG", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "PWD", "SHLVL", "_"}
 ISOLATIONS = ["namespaces", "user"]
@@ -157,7 +157,7 @@ def test_a_step_cannot_see_another_steps_directory_or_processes(settings, step_s
         f"echo private > mine; echo $HOME > {step_shared_dir}/home; sleep 3", timeout=10),))
     first.start()
     wait_until(lambda: (step_shared_dir / "home").exists() and (step_shared_dir / "home").read_text(), 10,
-               "the first step")
+               message="the first step")
     other_home = (step_shared_dir / "home").read_text().strip()
     outcome = run(shell(f"cat {other_home}/mine 2>/dev/null; echo dirs: $(ls {settings.RUNBOOK_STEP_ROOT}); "
                         "echo home: $(basename $HOME); echo sleeping: $(ps -e -o comm= | grep -c sleep)"))
@@ -174,7 +174,8 @@ def test_a_timed_out_step_loses_its_whole_process_group(isolation):
     outcome = run(shell("sleep 300 & sleep 301 & echo started; sleep 302", timeout=1))
     assert time.monotonic() - started < 10
     assert not outcome.ok and "timed out after 1s" in outcome.error and outcome.output == "started\n"
-    wait_until(lambda: not [c for c in step_user_processes() if "sleep 30" in c], 5, "the step's processes to end")
+    wait_until(lambda: not [c for c in step_user_processes() if "sleep 30" in c], 5,
+               message="the step's processes to end")
 
 
 @pytest.mark.integration
@@ -240,7 +241,7 @@ def test_with_a_real_worker_a_step_sees_no_secret_and_changes_nothing(worker_con
         shell(f"cat {data_dir}/secret_key; echo"), shell(f"touch {data_dir}/pwned; echo > {data_dir}/secret_key; echo"),
         shell(f"cat /proc/{worker_pid}/environ; echo"),
         actor=responder)
-    wait_until(lambda: run_.steps.filter(status__in=StepRun.FINISHED).count() == 6, 30, "the six steps")
+    wait_until(lambda: run_.steps.filter(status__in=StepRun.FINISHED).count() == 6, 30, message="the six steps")
     steps = list(run_.steps.order_by("index"))
     assert int(steps[0].output) == pwd.getpwnam("opsrunner").pw_uid != os.geteuid()
     everything = "".join(s.output for s in steps)

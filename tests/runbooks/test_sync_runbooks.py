@@ -1,13 +1,7 @@
-from pathlib import Path
-
-import pytest
 from django.core.management import CommandError, call_command
 
 from ops_console.audit.models import AuditEntry
-from ops_console.runbooks import demo
 from ops_console.runbooks.models import Runbook
-
-REPO = Path(__file__).resolve().parents[2]
 
 DISK_FULL = """---
 title: Disk full
@@ -85,25 +79,6 @@ def test_a_removed_file_archives_its_runbook(db, tmp_path):
 
 def test_a_missing_directory_is_a_clear_error(db, tmp_path):
     assert "is not a directory" in sync(tmp_path / "nope")[2]
-
-
-def test_the_demo_loads_the_shipped_library_idempotently(db):
-    from io import StringIO
-
-    out = StringIO()
-    demo.load(out)
-    files = [p for p in (REPO / "runbooks").glob("*.md") if p.name.lower() != "readme.md"]
-    assert Runbook.objects.count() == len(files) > 10
-    assert "not loaded" not in out.getvalue()
-    demo.load(out)
-    assert f"{len(files)} unchanged" in out.getvalue()
-
-
-@pytest.mark.parametrize("name", ["high-error-rate"])
-def test_a_shipped_runbook_has_phases_and_steps(db, name):
-    demo.load(__import__("io").StringIO())
-    doc = Runbook.objects.get(slug=name).current_version.parsed()
-    assert doc.phases and len(doc.steps) > 5
 
 
 def test_a_link_out_of_the_directory_is_not_loaded(db, tmp_path):

@@ -8,20 +8,11 @@ import pytest
 
 from ops_console.runbooks import engine
 from ops_console.runbooks.models import Run, StepRun
+from tests.waiting import wait_until
 
 from .builders import shell, start, statuses, step
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(check, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def step_status(run, index):
@@ -44,7 +35,7 @@ def test_a_mixed_runbook_runs_end_to_end(worker_control, prometheus, make_user):
         shell("echo restarting", auto=False),
         actor=responder, values={"service": "api; rm -rf /"},
     )
-    wait_until(lambda: step_status(run, 3) == "waiting", what="the manual step")
+    wait_until(lambda: step_status(run, 3) == "waiting", message="the manual step")
     assert statuses(run)[:3] == ["succeeded"] * 3
     first = run.steps.get(index=0)
     assert first.output == "diagnosing api; rm -rf /\n" and first.hostname
@@ -56,7 +47,7 @@ def test_a_mixed_runbook_runs_end_to_end(worker_control, prometheus, make_user):
     engine.do_approve(run.steps.get(index=4).pk, actor=commander)
     assert step_status(run, 5) == "waiting"
     engine.do_run_step(run.steps.get(index=5).pk, actor=responder)
-    wait_until(lambda: run_status(run) == "succeeded", what="the run to finish")
+    wait_until(lambda: run_status(run) == "succeeded", message="the run to finish")
     assert run.steps.get(index=5).output == "restarting\n"
 
 
@@ -65,9 +56,9 @@ def test_a_worker_killed_mid_step_leaves_it_failed_as_worker_lost_and_never_reru
     marker = step_shared_dir / "side-effect"
     worker = worker_control.start(name="doomed")
     run = start(shell(f"echo ran >> {marker}; sleep 15"), shell("echo after"), actor=responder)
-    wait_until(lambda: marker.exists() and step_status(run, 0) == "running", what="the step to start")
+    wait_until(lambda: marker.exists() and step_status(run, 0) == "running", message="the step to start")
     worker.kill()
-    time.sleep(1.5)
+    time.sleep(1.5)  # time passes on purpose: a step counts as lost once its heartbeat is older than lost_after
     assert engine.reconcile(lost_after=timedelta(seconds=1))["lost"] == 1
     lost = run.steps.get(index=0)
     assert lost.status == "failed" and lost.error.startswith("worker lost")
@@ -76,7 +67,7 @@ def test_a_worker_killed_mid_step_leaves_it_failed_as_worker_lost_and_never_reru
     fresh = worker_control.start(name="fresh")
     engine.dispatch(lost.pk)
     wait_until(lambda: "run_step" in fresh.log_path.read_text() and "succeeded" in fresh.log_path.read_text(),
-               what="the fresh worker to take the message")
+               message="the fresh worker to take the message")
     assert marker.read_text() == "ran\n"
     assert step_status(run, 0) == "failed"
 
@@ -103,11 +94,11 @@ def test_a_redis_restart_mid_run_delays_but_does_not_lose_the_run(worker_control
     with celery_broker(private_redis.url):
         worker = worker_control.start(redis_url=private_redis.url)
         run = start(shell("sleep 2; echo one"), shell("echo two", auto=False), actor=responder)
-        wait_until(lambda: step_status(run, 0) == "running", what="step 1 to start")
+        wait_until(lambda: step_status(run, 0) == "running", message="step 1 to start")
         private_redis.stop()
         # Step 1 finishes while the broker is down, and someone clicks "Run" on step 2:
         # the message cannot be sent, the step stays queued in the database.
-        wait_until(lambda: step_status(run, 1) == "waiting", what="step 1 to finish")
+        wait_until(lambda: step_status(run, 1) == "waiting", message="step 1 to finish")
         engine.do_run_step(run.steps.get(index=1).pk, actor=responder)
         assert step_status(run, 1) == "queued"
         private_redis.start()
@@ -116,17 +107,17 @@ def test_a_redis_restart_mid_run_delays_but_does_not_lose_the_run(worker_control
             engine.reconcile(requeue_after=timedelta(seconds=1))
             return run_status(run) == "succeeded"
 
-        wait_until(reconciled, timeout=40, what="the run to finish after the restart")
+        wait_until(reconciled, timeout=40, message="the run to finish after the restart")
         assert worker.alive()  # it reconnected by itself
     assert run.steps.get(index=1).output == "two\n"
 
 
 def test_cancel_terminates_a_running_command(celery_worker, make_user, responder):
     run = start(shell("echo started; sleep 60"), actor=responder)
-    wait_until(lambda: "started" in run.steps.get(index=0).output, what="output")
+    wait_until(lambda: "started" in run.steps.get(index=0).output, message="output")
     engine.do_cancel(run.pk, actor=make_user("commander"))
     wait_until(lambda: run.steps.get(index=0).finished_at and "cancelled" in run.steps.get(index=0).error,
-               timeout=10, what="the worker to stop the command")
+               timeout=10, message="the worker to stop the command")
     assert step_status(run, 0) == "cancelled" and run_status(run) == "cancelled"
 
 
@@ -137,18 +128,18 @@ def test_a_checklist_item_holds_back_the_step_after_it_until_ticked(worker_contr
                 shell("echo diagnosis", parallel=True), actor=responder)
     alongside = start(step("manual", "Announce in #incidents"), shell("echo diagnosis", parallel=True),
                       actor=responder)
-    wait_until(lambda: step_status(alongside, 1) == "succeeded", what="the parallel step to run at once")
+    wait_until(lambda: step_status(alongside, 1) == "succeeded", message="the parallel step to run at once")
     assert run_status(alongside) == "waiting" and step_status(alongside, 0) == "waiting"
     # Given the same worker time, the held step has not started.
     assert statuses(run) == ["waiting", "pending", "pending"] and run_status(run) == "waiting"
     engine.do_confirm(run.steps.get(index=0).pk, actor=responder)
-    wait_until(lambda: run_status(run) == "succeeded", what="the run to finish once the item is ticked")
+    wait_until(lambda: run_status(run) == "succeeded", message="the run to finish once the item is ticked")
     assert run.steps.get(index=1).output == "restarting\n"
 
 
 def test_a_step_retried_by_its_worker_keeps_both_attempts(worker_control, make_user, flaky_server):
     worker_control.start()
     run = start(step("http", f"GET {flaky_server.url}/health", auto=True, retries=1), actor=make_user("responder"))
-    wait_until(lambda: run_status(run) == "succeeded", what="the retried step to succeed")
+    wait_until(lambda: run_status(run) == "succeeded", message="the retried step to succeed")
     kept = list(run.steps.get().attempt_records.order_by("number").values_list("number", "status", "value"))
     assert kept == [(1, "failed", 503), (2, "succeeded", 200)]

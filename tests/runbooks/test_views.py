@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -302,3 +304,26 @@ def test_permission_per_role(client_as, name, role):
 def test_mutations_are_post_only(client_as, name):
     url = MUTATIONS[name][0]()
     assert client_as("admin").get(url).status_code == 405
+
+
+# --- the one run page: everything the auditor's record of a run showed ----------
+
+def test_run_page_shows_version_parameters_commands_output_who_confirmed_and_the_source(client_as, make_user):
+    from ops_console.audit.log import record
+    from tests.history import builders
+
+    carl, cora = make_user("responder", username="carl"), make_user("commander", username="cora")
+    inc = builders.incident("Queue backlog")
+    the_run = builders.run(incident=inc, parameters={"queue": "billing"},
+                           steps=[("succeeded", carl, None), ("failed", carl, cora)])
+    entry = record("run.started", obj=the_run, actor=carl)
+    response = client_as("auditor").get(reverse("runbooks:run", args=[the_run.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "v1" in body and the_run.version.sha256 in body
+    assert "billing" in body and "echo step 2" in body and "output of step 2" in body
+    assert "Run by carl" in body and "Rejected by cora" in body
+    assert f'href="/incidents/{inc.reference}/"' in body
+    assert "systemctl restart app" in body  # the exact source that ran
+    assert f'href="/audit/entries/{entry.pk}/"' in body and f"object=runbooks.run:{the_run.pk}" in body
+    assert re.findall(r'<form[^>]*action="([^"]*)"', body) == [reverse("accounts:logout")]  # read-only

@@ -17,16 +17,6 @@ from tests.incidents.conftest import am_alert, am_payload
 WEBHOOK = "/api/v1/alerts/alertmanager"
 
 
-def wait_until(check, timeout, what, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} did not happen within {timeout}s")
-
-
 def storm_alert(n, service, name="HighErrorRate", status="firing"):
     """Alert number n of a storm: its own fingerprint, labelled with its service."""
     return am_alert(name=name, status=status, fingerprint=f"storm-{n:04d}",

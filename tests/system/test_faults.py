@@ -24,12 +24,14 @@ from ops_console.monitoring import prometheus as prom
 from ops_console.runbooks import engine
 from ops_console.runbooks.models import Run, StepRun
 from tests.escalation.conftest import open_incident
+from tests.health.test_shedding import shed_total
 from tests.monitoring.conftest import UP_ABOVE, UP_PANEL, make_service
 from tests.runbooks.builders import drive, shell, start, statuses, step
 from tests.runbooks.test_tasks import celery_broker
+from tests.waiting import wait_until
 
 from .alertmanager import (am_payload, deliver, get_status, in_background, in_threads, post, storm_alert,
-                           table_locked, wait_until)
+                           table_locked)
 
 pytestmark = [pytest.mark.integration]
 
@@ -52,10 +54,10 @@ def test_a_worker_sigkilled_mid_step_is_detected_and_a_retry_on_a_fresh_worker_f
     worker = worker_control.start(name="doomed")
     responder, commander = make_user("responder"), make_user("commander")
     run = start(shell(command, title="Restart the pod"), shell("echo verified", title="Verify"), actor=responder)
-    wait_until(lambda: marker.exists() and step_status(run, 0) == "running", 20, "the step to start")
+    wait_until(lambda: marker.exists() and step_status(run, 0) == "running", 20, message="the step to start")
 
     worker.kill()  # SIGKILL to the whole process group: no cleanup, no ack
-    time.sleep(1.5)
+    time.sleep(1.5)  # time passes on purpose: a step counts as lost once its heartbeat is older than lost_after
     assert engine.reconcile(lost_after=timedelta(seconds=1))["lost"] == 1
     lost = run.steps.get(index=0)
     assert lost.status == "failed" and lost.error.startswith("worker lost")
@@ -63,7 +65,7 @@ def test_a_worker_sigkilled_mid_step_is_detected_and_a_retry_on_a_fresh_worker_f
 
     worker_control.start(name="fresh")
     engine.do_retry(lost.pk, actor=commander)
-    wait_until(lambda: run_status(run) == "succeeded", 30, "the retried run to finish")
+    wait_until(lambda: run_status(run) == "succeeded", 30, message="the retried run to finish")
     assert marker.read_text() == "attempt\nattempt\n"   # exactly one more attempt: the one asked for
     assert run.steps.get(index=0).output.endswith("fixed\n") and run.steps.get(index=1).output == "verified\n"
     actions = list(AuditEntry.objects.filter(object_type="runbooks.run", object_id=str(run.pk))
@@ -82,20 +84,20 @@ def test_redis_stopped_mid_run_loses_no_step_and_runs_none_twice(worker_control,
         worker = worker_control.start(redis_url=private_redis.url)
         run = start(shell(f"sleep 2; echo one >> {marker}"), shell(f"echo two >> {marker}", auto=False),
                     shell(f"echo three >> {marker}"), actor=responder)
-        wait_until(lambda: step_status(run, 0) == "running", 20, "step 1 to start")
+        wait_until(lambda: step_status(run, 0) == "running", 20, message="step 1 to start")
         private_redis.stop()
-        wait_until(lambda: step_status(run, 1) == "waiting", 20, "step 1 to finish with the broker down")
+        wait_until(lambda: step_status(run, 1) == "waiting", 20, message="step 1 to finish with the broker down")
         # A person clicks "Run" while the broker is down: accepted, the step waits queued in the database.
         engine.do_run_step(run.steps.get(index=1).pk, actor=responder)
         assert step_status(run, 1) == "queued"
-        time.sleep(1)
+        time.sleep(1)  # on purpose: the outage lasts a moment while the step waits queued in the database
         private_redis.start()
 
         def reconciled():
             engine.reconcile(requeue_after=timedelta(seconds=1))
             return run_status(run) == "succeeded"
 
-        wait_until(reconciled, 40, "the run to finish after Redis came back", interval=0.5)
+        wait_until(reconciled, 40, message="the run to finish after Redis came back", interval=0.5)
         assert worker.alive()
     assert statuses(run) == ["succeeded"] * 3
     assert marker.read_text() == "one\ntwo\nthree\n"   # every step exactly once
@@ -125,7 +127,8 @@ def test_a_database_outage_is_answered_5xx_and_alertmanagers_retries_land_exactl
         # Alertmanager keeps retrying each group while the database is down.
         join = in_background([lambda a=a: deliver(live_server.url, token, a, attempts=80, log=answers)
                               for a in alerts[4:]])
-        time.sleep(1.5)
+        wait_until(lambda: sum(isinstance(a, int) and a >= 500 for a in answers) >= len(alerts[4:]), 20,
+                   message="every retrying delivery to be answered 5xx during the outage")
     finally:
         restart_test_postgres(postgres)
     assert all(status in (200, 202) for status in join())  # 202: stored, applied by the request holding the lock
@@ -152,7 +155,7 @@ def restart_test_postgres(postgres):
     except subprocess.CalledProcessError as exc:
         if "createdb" not in " ".join(map(str, exc.cmd)):
             raise
-    services.wait_for(lambda: services.port_open(postgres.port), 30, "PostgreSQL after the restart")
+    wait_until(lambda: services.port_open(postgres.port), 30, message="PostgreSQL after the restart")
 
 
 # --- Prometheus stopped --------------------------------------------------------
@@ -183,7 +186,7 @@ def test_prometheus_stopped_pages_answer_fast_and_say_so_and_a_promql_step_fails
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}  # no cached answers
     service = make_service(slug="checkout", selector='job="prometheus"', slos=[UP_ABOVE], panels=[UP_PANEL])
     client = client_as("responder")
-    wait_until(lambda: prom.query('up{job="prometheus"} == 1'), 30, "the first scrape")
+    wait_until(lambda: prom.query('up{job="prometheus"} == 1'), 30, message="the first scrape")
     response, _ = timed_get(client, service.get_absolute_url())
     assert response.status_code == 200 and "prometheus-unreachable" not in response.content.decode()
 
@@ -218,11 +221,13 @@ def test_a_flood_of_webhooks_is_shed_with_503_and_retry_after_never_429_and_no_a
     settings.API_MAX_INFLIGHT = 4
     _, token = do_create_token("alertmanager (flood)", acting_user=None)
     groups = [[storm_alert(g * 5 + i, f"svc-{g:02d}") for i in range(5)] for g in range(48)]
+    shed_before = shed_total()  # the live server runs in this process: it counts here
     with table_locked("incidents_webhookpayload") as waiting:
         join = in_background([lambda g=g: post_or_network_error(live_server.url, token, am_payload(*g))
                               for g in groups])
-        wait_until(lambda: waiting() >= 4, 20, "the first deliveries to fill every slot")
-        time.sleep(1)  # the rest of the flood arrives while every slot is taken
+        wait_until(lambda: waiting() >= 4, 20, message="the first deliveries to fill every slot")
+        # The rest of the flood arrives while every slot is taken, and is shed.
+        wait_until(lambda: shed_total() > shed_before, 20, message="a delivery shed with 503")
     answers = join()
     statuses_seen = {status for status, _, _ in answers}
     # A connection the test server's small listen backlog drops is a network error,
@@ -253,11 +258,11 @@ def test_a_slow_chat_webhook_does_not_delay_the_page_or_its_email(worker_control
     escalation_tasks.fire_due_escalations.delay()
 
     email = wait_until(lambda: Delivery.objects.filter(page__incident=incident, channel="email",
-                                                       status="delivered").first(), 20, "the e-mail page")
+                                                       status="delivered").first(), 20, message="the e-mail page")
     page = Page.objects.get(incident=incident)
     chat_row = Delivery.objects.get(page=page, channel="slack")
     assert chat_row.status in ("pending", "sending")   # the chat is still slow; the e-mail did not wait for it
     assert page.user == on_call["oncall-sre"] and email.address == page.user.email
     assert f"{incident.reference} Checkout returns 502" in worker.log_path.read_text()
-    wait_until(lambda: Delivery.objects.get(pk=chat_row.pk).status == "delivered", 20, "the slow chat message")
+    wait_until(lambda: Delivery.objects.get(pk=chat_row.pk).status == "delivered", 20, message="the slow chat message")
     assert len(chat.requests) == 1 and incident.reference in json.dumps(chat.requests[0]["json"])

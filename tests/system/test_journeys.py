@@ -23,8 +23,9 @@ from ops_console.monitoring.models import Service
 from ops_console.runbooks import library
 from ops_console.runbooks.models import Run
 from tests.conftest import ARTIFACTS
+from tests.waiting import wait_until
 
-from .alertmanager import am_payload, post, storm_alert, wait_until
+from .alertmanager import am_payload, post, storm_alert
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -103,15 +104,16 @@ def test_alert_to_resolution_then_the_auditors_review_and_export(
     oncall = on_call["oncall-sre"]
 
     with journey.step("the target goes down and the alert opens an incident"):
-        wait_until(lambda: prom.query('up{job="backend"} == 1'), 30, "the first scrape of the target")
+        wait_until(lambda: prom.query('up{job="backend"} == 1'), 30, message="the first scrape of the target")
         target.stop()
-        incident = wait_until(lambda: Incident.objects.filter(source="alertmanager").first(), 60, "the incident")
+        incident = wait_until(lambda: Incident.objects.filter(source="alertmanager").first(), 60,
+                              message="the incident")
         assert incident.runbook.slug == "service-down" and incident.severity.code == "P1"
 
     with journey.step("the on-call engineer is paged by e-mail with an acknowledge link"):
         escalation.fire_due()   # what beat's periodic task does
         mail = wait_until(lambda: re.search(r"Acknowledge: (\S+/ack/\S+)", worker.log_path.read_text()), 30,
-                          "the e-mail page")
+                          message="the e-mail page")
         ack_url = mail.group(1)
         assert ack_url.startswith(live_server.url)
 
@@ -167,17 +169,16 @@ def test_alert_to_resolution_then_the_auditors_review_and_export(
 
     auditor = journey.opened(page_as("auditor"))
     with journey.step("the auditor reviews the incident's history"):
-        auditor.goto(f"{live_server.url}/audit/incidents/{incident.reference}/")
+        auditor.goto(live_server.url + incident.get_absolute_url())
         timeline = auditor.get_by_test_id("timeline").inner_text()
         for text in ("connection refused", "Backend fully down", oncall.username, commander.user.username):
             assert text in timeline, text
         assert "Service down" in auditor.get_by_test_id("incident-runs").inner_text()
-        auditor.goto(live_server.url + incident.get_absolute_url())
         assert auditor.get_by_role("button", name="Change severity").count() == 0
         assert auditor.get_by_role("button", name="Add note").count() == 0
 
     with journey.step("the auditor exports the incident as CSV"):
-        auditor.goto(f"{live_server.url}/audit/incidents/{incident.reference}/")
+        auditor.goto(live_server.url + incident.get_absolute_url())
         with auditor.expect_download() as download:
             auditor.get_by_test_id("incident-csv").click()
         rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))

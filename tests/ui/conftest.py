@@ -7,6 +7,7 @@ import yaml
 
 from devstack import services
 from ops_console.monitoring import prometheus as prom
+from tests.waiting import wait_until
 
 HOSTILE_URLS = {
     "HostileJavascript": "javascript:alert(document.cookie)",
@@ -34,7 +35,7 @@ def hostile_prometheus_server(tmp_path_factory):
             alerts = json.load(response)["data"]["alerts"]
         return len([a for a in alerts if a["state"] == "firing"]) == len(rules)
 
-    services.wait_for(all_firing, 30, "the hostile alerts firing")
+    wait_until(all_firing, 30, message="the hostile alerts firing")
     yield server
     server.stop()
 

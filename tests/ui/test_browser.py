@@ -8,15 +8,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_each_role_signs_in_and_sees_the_navigation(page_as, role):
     page = page_as(role)
     nav = page.get_by_role("navigation", name="Main")
-    for label in ("Incidents", "Runbooks", "Services", "Audit"):
+    for label in ("Incidents", "Runbooks", "Services", "History"):
         assert nav.get_by_role("link", name=label).is_visible()
+    # The audit log is the auditors' (and admins'); the others' history is under History.
+    assert nav.get_by_role("link", name="Audit", exact=True).count() == (role in ("auditor", "admin"))
     assert page.get_by_test_id("current-role").inner_text() == role
     assert page.get_by_test_id("current-user").inner_text() == page.user.username
 
 
 def test_auditor_sees_no_control_that_changes_anything(page_as, live_server):
     page = page_as("auditor")
-    for path in ("/", "/accounts/users/", "/incidents/", "/runbooks/", "/services/", "/audit/"):
+    for path in ("/", "/accounts/users/", "/incidents/", "/runbooks/", "/services/", "/audit/", "/history/"):
         page.goto(live_server.url + path)
         forms = page.locator("form[method=post], form[method=POST]")
         actions = [forms.nth(i).get_attribute("action") for i in range(forms.count())]

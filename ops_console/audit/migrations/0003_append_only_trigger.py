@@ -1,6 +1,6 @@
 """The database refuses to change or delete audit entries, whatever the
-application does (PostgreSQL; SQLite for the standalone mode). TRUNCATE stays
-possible for the operator and the test runner's flush on PostgreSQL."""
+application does. TRUNCATE stays possible for the operator and the test
+runner's flush."""
 from django.db import migrations
 
 PG_UP = """
@@ -17,30 +17,14 @@ PG_DOWN = """
 DROP TRIGGER IF EXISTS audit_auditentry_append_only ON audit_auditentry;
 DROP FUNCTION IF EXISTS audit_auditentry_append_only();
 """
-SQLITE_UP = [
-    """CREATE TRIGGER IF NOT EXISTS audit_auditentry_no_update BEFORE UPDATE ON audit_auditentry
-       BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: UPDATE refused'); END;""",
-    """CREATE TRIGGER IF NOT EXISTS audit_auditentry_no_delete BEFORE DELETE ON audit_auditentry
-       BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: DELETE refused'); END;""",
-]
-SQLITE_DOWN = ["DROP TRIGGER IF EXISTS audit_auditentry_no_update;", "DROP TRIGGER IF EXISTS audit_auditentry_no_delete;"]
-
-
-def _execute(schema_editor, postgresql, sqlite):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(postgresql, params=None)
-    elif vendor == "sqlite":
-        for sql in sqlite:
-            schema_editor.execute(sql)
 
 
 def up(apps, schema_editor):
-    _execute(schema_editor, PG_UP, SQLITE_UP)
+    schema_editor.execute(PG_UP, params=None)
 
 
 def down(apps, schema_editor):
-    _execute(schema_editor, PG_DOWN, SQLITE_DOWN)
+    schema_editor.execute(PG_DOWN, params=None)
 
 
 class Migration(migrations.Migration):

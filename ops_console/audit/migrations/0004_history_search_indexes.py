@@ -1,7 +1,9 @@
 """Indexes the incident history needs on the incidents app's tables: text
-search over titles, summaries and timeline messages (GIN, PostgreSQL only) and
+search over titles, summaries and timeline messages (GIN) and
 the detection time. Built from the same expressions audit.history queries with,
 so the planner matches them."""
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import migrations, models
 
 TEXT_INDEXES = [
@@ -11,24 +13,20 @@ TEXT_INDEXES = [
 DETECTED_INDEX = ("Incident", "audit_incident_detected", ("detected_at", "id"))
 
 
-def _indexes(apps, vendor):
+def _indexes(apps):
     Incident = apps.get_model("incidents", "Incident")
     yield Incident, models.Index(fields=list(DETECTED_INDEX[2]), name=DETECTED_INDEX[1])
-    if vendor == "postgresql":
-        from django.contrib.postgres.indexes import GinIndex
-        from django.contrib.postgres.search import SearchVector
-
-        for model_name, name, fields in TEXT_INDEXES:
-            yield apps.get_model("incidents", model_name), GinIndex(SearchVector(*fields, config="english"), name=name)
+    for model_name, name, fields in TEXT_INDEXES:
+        yield apps.get_model("incidents", model_name), GinIndex(SearchVector(*fields, config="english"), name=name)
 
 
 def up(apps, schema_editor):
-    for model, index in _indexes(apps, schema_editor.connection.vendor):
+    for model, index in _indexes(apps):
         schema_editor.add_index(model, index)
 
 
 def down(apps, schema_editor):
-    for model, index in _indexes(apps, schema_editor.connection.vendor):
+    for model, index in _indexes(apps):
         schema_editor.remove_index(model, index)
 
 

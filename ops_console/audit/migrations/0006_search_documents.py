@@ -1,5 +1,4 @@
-"""Stored text search for the incident history (PostgreSQL only; SQLite keeps
-its substring search). The database keeps it current for every code path:
+"""Stored text search for the incident history. The database keeps it current for every code path:
 
 - incidents_timelineevent.search_vector: the message's tsvector (a generated column);
 - audit_incidentsearch, one row per incident (beside the incident, not in it:
@@ -166,13 +165,11 @@ ALTER TABLE incidents_timelineevent DROP COLUMN IF EXISTS search_vector;
 
 
 def up(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_UP, params=None)
+    schema_editor.execute(PG_UP, params=None)
 
 
 def down(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_DOWN, params=None)
+    schema_editor.execute(PG_DOWN, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,7 +1,6 @@
 """Sealed entries and the witness's bookmark. `seal` is nullable without a
 default: PostgreSQL adds it without touching a row (the append-only trigger
-never fires) and SQLite with a plain ADD COLUMN, which keeps its triggers; the
-entries already written keep NULL, their plain SHA-256."""
+never fires); the entries already written keep NULL, their plain SHA-256."""
 
 from django.db import migrations, models
 

@@ -1,1 +1,1 @@
-"""The auditor's pages: the audit log, incident history, reports, postmortems."""
+"""The audit log's own pages: the log, one entry, exports of a period."""

@@ -3,11 +3,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from ops_console.ui.access import check, require
+from ops_console.ui.exports import bad_filter, csv_response, json_response
+from ops_console.ui.paging import keyset_page, query_without_cursor
 
-from ..exports import bad_filter, csv_response, json_response
 from ..forms import AuditFilterForm
 from ..models import HASHED_FIELDS, AuditEntry
-from ..paging import keyset_page, query_without_cursor
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = ("id", "created_at", "actor_id", "actor_name", "ip", "request_id", "action", "object_type",
@@ -26,7 +26,7 @@ def index(request):
     if not request.user.has_perm("audit.view_auditentry"):
         # The "Audit" tab leads everyone else who may read incidents to their history.
         check(request.user, "incidents.view_incident")
-        return redirect("audit:incidents")
+        return redirect("history:incidents")
     form, entries = _filtered(request)
     page = keyset_page(entries.only("id", "created_at", "actor_name", "ip", "action", "object_type", "object_id",
                                     "object_repr"), request.GET, size=PAGE_SIZE)

@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, redis_port, **options):
         runbook = Runbook.objects.filter(slug=SLUG).select_related("current_version").first()
         if runbook is None or runbook.current_version is None:
-            raise CommandError(f"the {SLUG} runbook is not loaded (run load_demo first)")
+            raise CommandError(f"the {SLUG} runbook is not loaded (run bootstrap first)")
         version = runbook.current_version
         values, errors = params.validate(version.parsed().parameters,
                                          {"console_url": settings.BASE_URL, "redis_port": str(redis_port)})

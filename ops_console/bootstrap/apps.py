@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BootstrapConfig(AppConfig):
+    name = "ops_console.bootstrap"
+    label = "bootstrap"

@@ -1,0 +1,1 @@
+"""The history's pages: the incident history and its exports, postmortems, reports."""
