@@ -330,6 +330,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ops_console.runbooks.tasks.reconcile_runs",
         "schedule": timedelta(seconds=10),
     },
+    "runbooks-fire-schedules": {  # recurring runs; each occurrence is claimed in the database
+        "task": "ops_console.runbooks.tasks.fire_due_schedules",
+        "schedule": timedelta(seconds=15),
+    },
     "escalations-fire-due": {
         "task": "ops_console.escalation.tasks.fire_due_escalations",
         "schedule": timedelta(seconds=2),

@@ -268,3 +268,38 @@ class StepAttempt(models.Model):
         # One INSERT ... ON CONFLICT DO NOTHING: this runs once per step, on the engine's hot path.
         cls.objects.bulk_create([cls(step_run_id=step_run.pk, number=step_run.attempts, status=status, **fields)],
                                 ignore_conflicts=True)
+
+
+class Schedule(models.Model):
+    """A runbook started on a cron expression in a time zone. The due time is a
+    row (next_due_at), claimed by a conditional UPDATE (schedules.py), so any
+    number of beat processes fire each occurrence once. It names the runbook,
+    not a version: each run takes the version current when it fires, as a
+    person pressing Start would, and the run pins it."""
+
+    RUN_ONCE_LATE, SKIP = "run_once_late", "skip"
+    ON_MISSED = [(RUN_ONCE_LATE, "run once, marked late"), (SKIP, "skip it")]
+
+    name = models.CharField(max_length=200, unique=True)
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="schedules")
+    cron = models.CharField(max_length=100, help_text="Five fields: minute hour day-of-month month day-of-week")
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin")
+    # Only the values an admin typed; a parameter left out takes the runbook's default when it fires.
+    parameters = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    on_missed = models.CharField(max_length=20, choices=ON_MISSED, default=RUN_ONCE_LATE)
+    # UTC; null while disabled. The claim compares it, so it is also the fencing token.
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.TextField(blank=True, help_text="Why the last occurrence started no run")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Runs start in this person's name")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

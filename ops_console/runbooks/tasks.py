@@ -1,7 +1,7 @@
 """Celery tasks: they carry ids only; the database says what to do."""
 from celery import shared_task
 
-from . import engine
+from . import engine, schedules
 
 
 # Acknowledged on receipt, unlike the project default (acks_late): the step row is the
@@ -18,6 +18,13 @@ def run_step(step_run_id):
 def reconcile_runs():
     """Every 10 s: re-dispatch lost messages, fail steps of dead workers, expire approvals, note overruns."""
     return engine.reconcile()
+
+
+@shared_task(name="ops_console.runbooks.tasks.fire_due_schedules")
+def fire_due_schedules():
+    """Every 15 s: start the runs schedules owe. Any number of beats may send it: each
+    occurrence is claimed in the database, so it fires once."""
+    return schedules.fire_due_schedules()
 
 
 @shared_task(name="ops_console.runbooks.tasks.ping", ignore_result=False)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import schedule_views, views
 
 app_name = "runbooks"
 urlpatterns = [
@@ -9,6 +9,12 @@ urlpatterns = [
     path("runbooks/<slug:slug>/diff/", views.diff, name="diff"),
     path("runbooks/<slug:slug>/edit/", views.edit, name="edit"),
     path("runbooks/<slug:slug>/start/", views.start, name="start"),
+    path("schedules/", schedule_views.index, name="schedules"),
+    path("schedules/new/", schedule_views.new, name="schedule_new"),
+    path("schedules/<int:pk>/edit/", schedule_views.edit, name="schedule_edit"),
+    path("schedules/<int:pk>/enable/", schedule_views.enable, name="schedule_enable"),
+    path("schedules/<int:pk>/disable/", schedule_views.disable, name="schedule_disable"),
+    path("schedules/<int:pk>/delete/", schedule_views.delete, name="schedule_delete"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run, name="run"),
     path("runs/<int:pk>/cancel/", views.cancel, name="cancel"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -42,6 +43,10 @@ class Command(BaseCommand):
             ensure_escalation_matrix()
         self.stdout.write("  Roles, severities, alert routing and the escalation matrix are in place")
         self.sync_runbooks(Path(runbooks))
+        if (Path(runbooks) / "schedules.yaml").is_file():
+            # The shipped schedules arrive turned off: examples an admin enables.
+            call_command("load_schedules", str(Path(runbooks) / "schedules.yaml"), stdout=self.stdout,
+                         stderr=self.stderr)
         if alertmanager_token:
             self.issue_alertmanager_token()
         if create_admin:
