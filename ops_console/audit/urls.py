@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import log
+from .views import log, sign_ins
 
 app_name = "audit"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("entries/<int:entry_id>/", log.entry, name="entry"),
     path("export.csv", log.export, {"fmt": "csv"}, name="export_csv"),
     path("export.json", log.export, {"fmt": "json"}, name="export_json"),
+    path("sign-ins/failed/", sign_ins.failed, name="failed_sign_ins"),
 ]
