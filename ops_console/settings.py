@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # the REST API's docs page then uses ninja's own Swagger files, not a CDN
     "axes",  # sign-in throttling (see AXES_* below)
     "ops_console.ui",
     "ops_console.accounts",
@@ -110,6 +111,7 @@ INSTALLED_APPS = [
     "ops_console.incidents",
     "ops_console.escalation",
     "ops_console.history",
+    "ops_console.api",
     "ops_console.bootstrap",
     "ops_console.demo",
 ]
@@ -134,6 +136,10 @@ MIDDLEWARE = [
     # Last, as axes asks: turns a sign-in refused for a lockout into our lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# PagerDuty Events API v2 (/api/v1/pagerduty/enqueue): payload.severity → a severity code, which
+# the alert routing's mappings then resolve (the defaults map p1..p3 to P1..P3; there is no P4).
+PAGERDUTY_SEVERITIES = {"critical": "P1", "error": "P2", "warning": "P3", "info": "P3"}
 
 # At most this many /api/ requests in flight per web process (threads); more get 503 + Retry-After (0: no limit).
 API_MAX_INFLIGHT = envint("OPS_CONSOLE_API_MAX_INFLIGHT", 32)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("incidents/", include("ops_console.incidents.urls")),
     path("", include("ops_console.history.urls")),  # /history/, /reports/, /incidents/<ref>/postmortem/...
     path("api/v1/", include("ops_console.incidents.api_urls")),  # alert intake (bearer token)
+    path("api/v1/", include("ops_console.api.urls")),  # REST API (personal bearer tokens)
     path("", include("ops_console.escalation.urls")),  # /oncall/, /escalation/..., /ack/<token>
     path("admin/", admin.site.urls),
 ]

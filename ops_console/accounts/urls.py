@@ -10,4 +10,6 @@ urlpatterns = [
     path("logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("users/", views.users, name="users"),
     path("users/<int:user_id>/role", views.set_role, name="set_role"),
+    path("tokens/", views.api_tokens, name="api_tokens"),
+    path("tokens/<int:pk>/revoke", views.revoke_api_token, name="revoke_api_token"),
 ]

@@ -1,0 +1,1 @@
+"""opsctl: the Ops Console's REST API from a terminal (standard library only)."""
