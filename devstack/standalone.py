@@ -276,6 +276,10 @@ STACK_HOOKS = []
 # --- monitoring: Prometheus and Alertmanager with deploy/prometheus/ ---------------
 
 MONITORING_CONFIG = provision.REPO / "deploy" / "prometheus"
+# Where Alertmanager sends the console's alerts about itself (rules/console_self.yml) unless
+# OPS_CONSOLE_SELF_ALERT_WEBHOOK names a receiver outside the console: the discard port, so
+# the standalone pages nobody and Alertmanager's log shows each attempt.
+CONSOLE_SELF_WEBHOOK_DEFAULT = "http://127.0.0.1:9/console-self-alerts"
 
 
 def render_monitoring_config(dest, **values):
@@ -285,6 +289,7 @@ def render_monitoring_config(dest, **values):
     import string
 
     dest = Path(dest)
+    values.setdefault("console_self_webhook_url", CONSOLE_SELF_WEBHOOK_DEFAULT)
     for source in sorted(MONITORING_CONFIG.rglob("*.yml")) + sorted(MONITORING_CONFIG.rglob("*.json")):
         target = dest / source.relative_to(MONITORING_CONFIG)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +314,8 @@ def monitoring_stack(args, data_dir, env):
         evaluation_interval="30s", console_scheme="http", console_target=f"127.0.0.1:{args.port}",
         prometheus_target=f"127.0.0.1:{args.prometheus_port}",
         alertmanager_target=f"127.0.0.1:{args.alertmanager_port}", base_url=env["OPS_CONSOLE_BASE_URL"],
-        console_url=env["OPS_CONSOLE_BASE_URL"], token_file=token_file, group_wait="10s", group_interval="10s")
+        console_url=env["OPS_CONSOLE_BASE_URL"], token_file=token_file, group_wait="10s", group_interval="10s",
+        console_self_webhook_url=env.get("OPS_CONSOLE_SELF_ALERT_WEBHOOK") or CONSOLE_SELF_WEBHOOK_DEFAULT)
     provision.say(f"starting Prometheus on 127.0.0.1:{args.prometheus_port} and Alertmanager on "
                   f"127.0.0.1:{args.alertmanager_port}")
     prometheus = services.Prometheus(args.prometheus_port, conf / "prometheus.yml", data_dir / "prometheus")

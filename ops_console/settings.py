@@ -133,6 +133,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "ops_console.audit.middleware.AuditContextMiddleware",
+    # A view that finds the database unreachable answers 503 + Retry-After, not 500.
+    "ops_console.health.middleware.DatabaseUnavailableMiddleware",
     # Last, as axes asks: turns a sign-in refused for a lockout into our lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -169,7 +171,10 @@ if not env("DATABASE_URL"):
         "DATABASE_URL must be set, e.g. postgres://user:password@host:5432/ops_console (in a standalone "
         f"checkout, start `python3 -m devstack run` once: it writes {STANDALONE_ENV} for manage.py)."
     )
-DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+# Health checks: a persistent connection that died with a database restart is
+# replaced before use instead of failing the first request that picks it up.
+DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=envint("DB_CONN_MAX_AGE", 0),
+                                              conn_health_checks=True)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -236,6 +241,14 @@ EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ops-console@localhost")
 # How long the acknowledge link in a page works.
 ESCALATION_ACK_LINK_HOURS = envint("ESCALATION_ACK_LINK_HOURS", 24)
+# A worker's claim on a page delivery: longer than a send may take (the deliver task's
+# time limit is kept below it), short so a delivery whose worker died goes out again soon.
+ESCALATION_DELIVERY_LEASE_SECONDS = envint("ESCALATION_DELIVERY_LEASE_SECONDS", 20)
+if ESCALATION_DELIVERY_LEASE_SECONDS < 10:
+    raise ImproperlyConfigured("ESCALATION_DELIVERY_LEASE_SECONDS must be at least 10 (a webhook may take 5 s)")
+# A worker does beat's essential work itself (escalations, reconcilers) once no beat tick
+# came for this many seconds (0: never); see ops_console/beat_watch.py.
+BEAT_STANDIN_AFTER = envint("OPS_CONSOLE_BEAT_STANDIN_AFTER", 30)
 # A running step whose worker stopped heartbeating this long is "worker lost";
 # a queued step nobody picked up this long is sent again (a broker restart).
 RUNBOOK_WORKER_LOST_AFTER = envint("RUNBOOK_WORKER_LOST_AFTER", 30)
@@ -324,6 +337,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # wait behind a long shell step and be re-delivered on a crash for no reason.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Reconnects within a second of the broker's return (ops_console/celery.py says why).
+CELERY_WORKER_CONSUMER = "ops_console.celery:PromptReconnectConsumer"
 # Redis re-delivers unacked messages after this; steps are bounded well below it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -348,9 +363,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ops_console.escalation.tasks.audit_escalations",
         "schedule": timedelta(seconds=60),
     },
-    "notifications-retry": {
+    "notifications-retry": {  # often: a delivery whose worker died goes out again soon after its lease
         "task": "ops_console.escalation.tasks.retry_deliveries",
-        "schedule": timedelta(seconds=15),
+        "schedule": timedelta(seconds=5),
     },
     "incidents-drain-alert-queue": {  # Alertmanager deliveries a busy intake queued, if their bell was lost
         "task": "ops_console.incidents.tasks.drain_alert_queue",

@@ -104,7 +104,10 @@ class WorkerControl:
 
     def start(self, redis_url=None, queues="celery", concurrency=2, name=None, extra_env=None):
         name = name or f"w{len(self.processes)}"
-        env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_ALLOW_ASYNC_UNSAFE="")
+        # No beat runs in tests: a worker would stand in for it after 30 s and fire what a test
+        # means to fire itself; tests of the stand-in turn it on with extra_env.
+        env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_ALLOW_ASYNC_UNSAFE="",
+                   OPS_CONSOLE_BEAT_STANDIN_AFTER="0")
         if redis_url:
             env["REDIS_URL"] = redis_url
         env.update(extra_env or {})

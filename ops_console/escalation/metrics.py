@@ -1,8 +1,16 @@
 """Escalation numbers for /metrics, read from the database at scrape time so
 every process reports the same."""
+from datetime import timedelta
+
 from django.db.models import Count
+from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+# A level this far past its due time and still pending: nothing is firing levels (no beat and
+# no worker standing in for it, or a database problem). Beat fires every 2 s.
+OVERDUE_AFTER = timedelta(seconds=30)
 
 
 class EscalationCollector:
@@ -22,6 +30,10 @@ class EscalationCollector:
         yield fired
         yield GaugeMetricFamily("ops_console_escalations_pending", "Escalation levels waiting for their due time",
                                 value=levels.get("pending", 0))
+        overdue = ScheduledLevel.objects.filter(status="pending", due_at__lt=timezone.now() - OVERDUE_AFTER)
+        yield GaugeMetricFamily("ops_console_escalation_levels_overdue",
+                                f"Escalation levels more than {OVERDUE_AFTER.seconds} s past their due time and "
+                                "not fired", value=overdue.count())
 
     def describe(self):
         return []

@@ -1,6 +1,7 @@
 """On-call roles and rotations, escalation policies, the per-incident
 escalation schedule (one row per level with a due time), pages, their
 deliveries and maintenance windows."""
+import uuid
 from datetime import time
 
 from django.conf import settings
@@ -200,16 +201,24 @@ class ContactMethod(models.Model):
 
 
 class Delivery(models.Model):
+    """One page on one channel to one address. A worker claims it (status
+    sending, claimed_by, claimed_at) for a short lease; a claim older than the
+    lease lost its worker and is tried again, with the same `key`."""
+
     PENDING, SENDING, DELIVERED, RETRY, FAILED = "pending", "sending", "delivered", "retry", "failed"
     STATUSES = [(s, s) for s in (PENDING, SENDING, DELIVERED, RETRY, FAILED)]
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="deliveries")
+    # Sent with every attempt (Idempotency-Key, Message-ID): a receiver tells a re-send
+    # after a lost worker from a new page.
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.CharField(max_length=20)
     address = models.CharField(max_length=500)
     status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Claims so far; the current attempt's number")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker sending it")
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()

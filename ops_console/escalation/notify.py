@@ -1,11 +1,21 @@
 """Pages to deliveries: who gets what on which channel, sending one delivery
 (outside any transaction: a slow webhook holds no lock), and retrying with
-exponential back-off. Each delivery is its own Celery task."""
+exponential back-off. Each delivery is its own Celery task.
+
+At most once per channel, as far as the channel allows: a worker claims a
+delivery (who, when) for a short lease, longer than any send may take (the
+deliver task's time limit is below it). A claim older than the lease lost its
+worker; the periodic retry sends it again within seconds, with the same
+delivery id, which the receiver can use to drop the copy."""
+import os
+import socket
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,8 +28,19 @@ from .models import ContactMethod, Delivery
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=30)
-STUCK_AFTER = timedelta(minutes=5)  # a "sending" row older than this lost its worker
-LOST_AFTER = timedelta(minutes=1)  # a "pending" row older than this lost its task message
+# A "pending" row this old lost its task message (a worker killed with it reserved), or waits
+# in a backlog: its task is sent again, then again each LOST_AFTER (next_attempt_at keeps count).
+LOST_AFTER = timedelta(seconds=15)
+UNFINISHED = (Delivery.PENDING, Delivery.SENDING, Delivery.RETRY)
+
+
+def lease():
+    """How long a claim holds: a "sending" row older than this lost its worker."""
+    return timedelta(seconds=settings.ESCALATION_DELIVERY_LEASE_SECONDS)
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def ack_link_ttl():
@@ -84,22 +105,29 @@ def message_for(page):
 def deliver(delivery_id, now=None):
     """Send one delivery if it is still to be sent. Returns the delivery (or None if someone else has it)."""
     now = now or timezone.now()
+    # The claim: one worker, and only one, moves the row to "sending"; its attempt number is its fence.
     claimed = Delivery.objects.filter(pk=delivery_id, status__in=[Delivery.PENDING, Delivery.RETRY]).update(
-        status=Delivery.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        status=Delivery.SENDING, claimed_at=now, claimed_by=worker_name(), attempts=F("attempts") + 1)
     if not claimed:
         return None
     delivery = Delivery.objects.select_related("page__incident__severity", "page__user").get(pk=delivery_id)
+    message = replace(message_for(delivery.page), delivery_id=str(delivery.key), attempt=delivery.attempts)
     try:
-        channel(delivery.channel).send(delivery.address, message_for(delivery.page))
+        channel(delivery.channel).send(delivery.address, message)
     except DeliveryError as exc:
         return _failed(delivery, exc, now)
     with transaction.atomic():
+        # Sent is sent, even if this claim has lapsed meanwhile; but only one process
+        # records it (and writes the timeline event).
+        if not Delivery.objects.filter(pk=delivery.pk, status__in=UNFINISHED).update(
+                status=Delivery.DELIVERED, delivered_at=now, last_error=""):
+            return delivery
         delivery.status, delivery.delivered_at, delivery.last_error = Delivery.DELIVERED, now, ""
-        delivery.save(update_fields=["status", "delivered_at", "last_error"])
         add_event(delivery.page.incident, Kind.PAGE_DELIVERED, at=now,
                   message=f"Page to {_who(delivery)} delivered by {delivery.channel}"
                           + (f" after {delivery.attempts} attempts." if delivery.attempts > 1 else "."),
-                  data={"delivery": delivery.pk, "channel": delivery.channel, "attempts": delivery.attempts})
+                  data={"delivery": delivery.pk, "channel": delivery.channel, "attempts": delivery.attempts,
+                        "key": str(delivery.key)})
     return delivery
 
 
@@ -113,22 +141,35 @@ def _failed(delivery, exc, now):
         delivery.last_error = str(exc)[:2000]
         if final:
             delivery.status, delivery.next_attempt_at = Delivery.FAILED, None
+        else:
+            delivery.status, delivery.next_attempt_at = Delivery.RETRY, now + backoff(delivery.attempts)
+        # Only while the claim is still ours: a later attempt (our lease lapsed) decides instead.
+        mine = Delivery.objects.filter(pk=delivery.pk, status=Delivery.SENDING, attempts=delivery.attempts)
+        if not mine.update(status=delivery.status, next_attempt_at=delivery.next_attempt_at,
+                           last_error=delivery.last_error):
+            return delivery
+        if final:
             add_event(delivery.page.incident, Kind.PAGE_FAILED, at=now,
                       message=f"Page to {_who(delivery)} by {delivery.channel} failed "
                               f"({'permanent' if exc.permanent else f'{delivery.attempts} attempts'}): {exc}",
                       data={"delivery": delivery.pk, "channel": delivery.channel, "permanent": exc.permanent})
-        else:
-            delivery.status, delivery.next_attempt_at = Delivery.RETRY, now + backoff(delivery.attempts)
-        delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
     return delivery
 
 
 def due_retries(now=None):
     """Ids of deliveries to send now: retries that are due, pages whose task
-    message was lost (still pending after a minute), rows whose worker died mid-send."""
+    message was lost (still pending after a minute), and claims older than the
+    lease, whose worker died mid-send. Safe in several processes at once: each
+    change is a conditional UPDATE, and deliver() claims again before sending."""
     now = now or timezone.now()
-    Delivery.objects.filter(status=Delivery.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
-        status=Delivery.RETRY, next_attempt_at=now, last_error="worker lost while sending")
-    due = Q(status=Delivery.RETRY, next_attempt_at__lte=now) | Q(status=Delivery.PENDING,
-                                                                   created_at__lt=now - LOST_AFTER)
-    return list(Delivery.objects.filter(due).values_list("pk", flat=True))
+    Delivery.objects.filter(status=Delivery.SENDING, claimed_at__lt=now - lease()).update(
+        status=Delivery.RETRY, next_attempt_at=now,
+        last_error=Concat(Value("worker lost while sending: no word from "), F("claimed_by"),
+                          Value(f" within {settings.ESCALATION_DELIVERY_LEASE_SECONDS} s")))
+    lost = Q(status=Delivery.PENDING) & (Q(next_attempt_at__isnull=True, created_at__lt=now - LOST_AFTER)
+                                         | Q(next_attempt_at__lte=now))
+    due = list(Delivery.objects.filter(Q(status=Delivery.RETRY, next_attempt_at__lte=now) | lost)
+               .values_list("pk", flat=True))
+    # Not again at the next tick: a backlog of pending rows is not enqueued every 5 s.
+    Delivery.objects.filter(lost, pk__in=due).update(next_attempt_at=now + LOST_AFTER)
+    return due

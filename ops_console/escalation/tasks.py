@@ -3,6 +3,7 @@ database, so a lost or repeated message changes nothing."""
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from . import engine, notify
 
@@ -34,7 +35,9 @@ def send_deliveries(delivery_ids):
         deliver.delay(delivery_id)
 
 
-# Short: a delivery waits at most the channel's timeout; acks_late re-delivery is safe (deliver claims its row).
-@shared_task(ignore_result=True, soft_time_limit=30, time_limit=40)
+# Killed before its claim's lease ends: a send never outlives its claim, so the retry of
+# a claim past its lease never runs beside it. acks_late re-delivery is safe (deliver claims its row).
+@shared_task(ignore_result=True, soft_time_limit=settings.ESCALATION_DELIVERY_LEASE_SECONDS - 4,
+             time_limit=settings.ESCALATION_DELIVERY_LEASE_SECONDS - 2)
 def deliver(delivery_id):
     notify.deliver(delivery_id)

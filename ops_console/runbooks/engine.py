@@ -8,12 +8,14 @@ import os
 import socket
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ops_console import database
 from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(seconds=getattr(settings, "RUNBOOK_WORKER_LOST_AFTER", 30))
 # A step queued this long without a worker picking it up is dispatched again (lost broker message).
 REQUEUE_AFTER = timedelta(seconds=getattr(settings, "RUNBOOK_REQUEUE_AFTER", 20))
+# A finished step's outcome waits this long for an unreachable database (a restart,
+# a failover) before the worker gives up; its output is in memory meanwhile.
+FINISH_RETRY_SECONDS = getattr(settings, "RUNBOOK_FINISH_RETRY_SECONDS", 120)
 HEARTBEATING_KINDS = ("shell", "wait")
 
 
@@ -251,8 +256,9 @@ def execute_step(step_run_id, chain=True):
             step_run, token = _chain.next or (None, None)
         finally:
             _chain.active, _chain.next = False, None
-        if token and not StepRun.objects.filter(pk=step_run.pk, claim_token=token, status=StepRun.RUNNING).update(
-                heartbeat_at=timezone.now()):
+        if token and not database.outlasting_blips(
+                lambda: StepRun.objects.filter(pk=step_run.pk, claim_token=token, status=StepRun.RUNNING).update(
+                    heartbeat_at=timezone.now()), retry_for=FINISH_RETRY_SECONDS, what="the next step's heartbeat"):
             break  # cancelled (or reset) since it was claimed: leave it alone
     return True
 
@@ -275,8 +281,15 @@ def _execute_claimed(run, doc, step_run, token):
     step_run_id = step_run.pk
 
     def progress(output, cut, command):
-        return bool(StepRun.objects.filter(pk=step_run_id, claim_token=token, status=StepRun.RUNNING).update(
-            output=output, output_cut=cut, command=command, heartbeat_at=timezone.now()))
+        try:
+            return bool(StepRun.objects.filter(pk=step_run_id, claim_token=token, status=StepRun.RUNNING).update(
+                output=output, output_cut=cut, command=command, heartbeat_at=timezone.now()))
+        except database.BLIP_ERRORS as exc:
+            # The database is away for a moment: the command goes on, and what it printed
+            # (kept in memory) is written at the next flush or when it finishes.
+            log.warning("step run %s: output not flushed (%s); the step goes on", step_run_id, exc)
+            database.drop_broken_connection()
+            return True
 
     def credentials_used(queue, names):
         with audit.atomic():
@@ -297,7 +310,10 @@ def _execute_claimed(run, doc, step_run, token):
     # command (an http step's headers hold its values) or an error message.
     outcome.output = executors.mask(outcome.output, context.hidden)
     outcome.error = executors.mask(outcome.error, context.hidden)
-    finish_step(step_run, token, outcome, executors.mask(context.command, context.hidden), doc=doc)
+    command = executors.mask(context.command, context.hidden)
+    # Safe to repeat: a retry after a commit whose answer was lost finds the step decided.
+    database.outlasting_blips(lambda: finish_step(step_run, token, outcome, command, doc=doc),
+                              retry_for=FINISH_RETRY_SECONDS, what=f"finishing step run {step_run_id}")
 
 
 def finish_step(step_run, token, outcome, command="", *, doc):
@@ -520,6 +536,12 @@ def reconcile(now=None, lost_after=LOST_AFTER, requeue_after=REQUEUE_AFTER):
             step = step_run.run.document().steps[step_run.index]
             transaction.on_commit(lambda i=step_run.pk, q=step.queue: dispatch(i, q))
             counts["redispatched"] += 1
+    for step_run in StepRun.objects.filter(status=StepRun.RUNNING, hostname=socket.gethostname()):
+        # Claimed on this machine by a process that is gone: lost now, not once its heartbeat is old.
+        if not _claimer_alive(step_run.claimed_by):
+            counts["lost"] += _fail_stale(step_run.pk, StepRun.RUNNING, "heartbeat_at",
+                                          step_run.heartbeat_at + timedelta(microseconds=1),
+                                          f"worker lost: its process {step_run.claimed_by} is gone")
     for step_run in StepRun.objects.filter(status=StepRun.RUNNING, heartbeat_at__lt=now - lost_after):
         step = step_run.run.document().steps[step_run.index]
         grace = lost_after if step.kind in HEARTBEATING_KINDS else lost_after + timedelta(seconds=step.timeout)
@@ -532,6 +554,19 @@ def reconcile(now=None, lost_after=LOST_AFTER, requeue_after=REQUEUE_AFTER):
                                          "approval expired before anyone approved it")
     counts["overruns"] = record_phase_overruns(now)
     return counts
+
+
+def _claimer_alive(claimed_by):
+    """Whether the process named by a claim ("host:pid", on this host) still runs.
+    A zombie is gone: a killed pool process waits unreaped where nothing reaps orphans."""
+    pid = claimed_by.rpartition(":")[2]
+    if not pid.isdigit():
+        return True  # not a claim this code wrote: leave it to the heartbeat
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _fail_stale(step_run_id, status, field, cutoff, reason):
@@ -571,17 +606,27 @@ def phase_overruns(run, doc, now):
     return result
 
 
+def _new_overruns(run, now):
+    known = {item["phase"] for item in run.phase_overruns}
+    return [{"phase": phase.index, "title": phase.title, "deadline": deadline.isoformat(), "at": now.isoformat()}
+            for phase, deadline in phase_overruns(run, run.document(), now) if phase.index not in known]
+
+
 def record_phase_overruns(now):
     count = 0
     for run in Run.objects.filter(status__in=(Run.RUNNING, Run.WAITING)).select_related("version"):
-        known = {item["phase"] for item in run.phase_overruns}
-        new = [{"phase": phase.index, "title": phase.title, "deadline": deadline.isoformat(), "at": now.isoformat()}
-               for phase, deadline in phase_overruns(run, run.document(), now) if phase.index not in known]
-        if new:
-            with audit.atomic():
-                run = _lock(run.pk)
-                run.phase_overruns = [*run.phase_overruns, *new]
-                run.save(update_fields=["phase_overruns"])
-                record("run.phase_overrun", obj=run, after={"phases": [item["title"] for item in new]})
-            count += len(new)
+        if not _new_overruns(run, now):  # the cheap look, without a lock, for the common case
+            continue
+        with audit.atomic():
+            locked = _lock(run.pk)
+            locked.version = run.version
+            # Decided again under the run's lock: another beat (or a worker standing in for
+            # beat) may have recorded these since the look above.
+            new = _new_overruns(locked, now) if locked.status in (Run.RUNNING, Run.WAITING) else []
+            if not new:
+                continue
+            locked.phase_overruns = [*locked.phase_overruns, *new]
+            locked.save(update_fields=["phase_overruns"])
+            record("run.phase_overrun", obj=locked, after={"phases": [item["title"] for item in new]})
+        count += len(new)
     return count

@@ -1,8 +1,10 @@
 """Domain metrics read from the database at scrape time: step runs by kind and
-outcome, and a histogram of how long finished steps took."""
+outcome, a histogram of how long finished steps took, and steps the
+reconciler should have dealt with by now."""
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.utils import timezone
 from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 
@@ -28,9 +30,30 @@ class StepRunCollector:
             total = row["total"].total_seconds() if row["total"] else 0.0
             histogram.add_metric([row["kind"]], buckets, total)
         yield histogram
+        yield overdue_steps()
 
     def describe(self):
         return []
+
+
+def overdue_steps():
+    """Queued steps no worker took within the requeue time, and running steps
+    (of the kinds that heartbeat) silent past the lost time: the reconciler
+    re-dispatches or fails both within seconds, so a count that stays above
+    zero says the reconciler is not running."""
+    from .engine import HEARTBEATING_KINDS, LOST_AFTER, REQUEUE_AFTER
+    from .models import StepRun
+
+    now = timezone.now()
+    counts = StepRun.objects.aggregate(
+        queued=Count("id", filter=Q(status=StepRun.QUEUED, queued_at__lt=now - REQUEUE_AFTER)),
+        running=Count("id", filter=Q(status=StepRun.RUNNING, kind__in=HEARTBEATING_KINDS,
+                                     heartbeat_at__lt=now - LOST_AFTER)))
+    gauge = GaugeMetricFamily("ops_console_steps_overdue", "Steps queued past the requeue time, or running "
+                              "without a heartbeat past the lost time", labels=["status"])
+    for status, n in counts.items():
+        gauge.add_metric([status], n)
+    return gauge
 
 
 COLLECTOR = StepRunCollector()

@@ -120,8 +120,10 @@ def switch_user(user):
     if os.geteuid() != 0:
         raise SandboxError(f"the worker must run as root to hand steps to the step user {user.name!r} "
                            "(it runs nothing else as root); see docs/operations.md")
+    # --pdeathsig: the step's leader dies with the worker process that started it (bwrap,
+    # when used, takes every process of the step with it: --die-with-parent, its own pid namespace).
     return ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--no-new-privs", "--"]
+            "--bounding-set=-all", "--no-new-privs", "--pdeathsig=KILL", "--"]
 
 
 # --- credentials ----------------------------------------------------------------

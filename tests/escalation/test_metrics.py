@@ -15,3 +15,18 @@ def test_metrics_count_pages_and_escalations(client, on_call):
     assert 'ops_console_page_deliveries_total{channel="email",status="delivered"} 1.0' in text
     assert 'ops_console_escalations_fired_total{by="engine"} 1.0' in text
     assert "ops_console_escalations_pending 4.0" in text   # the next three levels and the first's re-page
+
+
+def test_levels_past_due_and_not_fired_are_counted_as_overdue(client, on_call):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ops_console.escalation.models import ScheduledLevel
+
+    incident = open_incident("P1")   # level 1 is due at once; nothing fires it in this test
+    assert "ops_console_escalation_levels_overdue 0.0" in client.get(reverse("health:metrics")).content.decode()
+    ScheduledLevel.objects.filter(incident=incident, level=1).update(due_at=timezone.now() - timedelta(seconds=31))
+    assert "ops_console_escalation_levels_overdue 1.0" in client.get(reverse("health:metrics")).content.decode()
+    engine.fire_due()
+    assert "ops_console_escalation_levels_overdue 0.0" in client.get(reverse("health:metrics")).content.decode()

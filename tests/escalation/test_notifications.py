@@ -110,12 +110,72 @@ def test_a_delivery_is_sent_once_even_if_its_task_runs_twice(on_call):
 
 def test_a_delivery_whose_task_was_lost_is_found_again(on_call):
     _, page, deliveries = paged(on_call)
-    assert notify.due_retries(page.created_at + timedelta(seconds=59)) == []
-    assert notify.due_retries(page.created_at + timedelta(seconds=61)) == [deliveries["email"].pk]
+    assert notify.due_retries(page.created_at + timedelta(seconds=14)) == []
+    found = page.created_at + timedelta(seconds=16)
+    assert notify.due_retries(found) == [deliveries["email"].pk]
+    # Its task is on its way again: not sent at every tick while it waits in a backlog, but after another while.
+    assert notify.due_retries(found + timedelta(seconds=5)) == []
+    assert notify.due_retries(found + notify.LOST_AFTER) == [deliveries["email"].pk]
 
 
-def test_a_delivery_whose_worker_died_mid_send_is_sent_again(on_call):
+def test_a_delivery_claimed_by_a_dead_worker_is_sent_again_soon_after_the_lease(on_call, receiver):
+    hook = receiver()
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
     _, page, deliveries = paged(on_call)
-    Delivery.objects.filter(pk=deliveries["email"].pk).update(status="sending", claimed_at=page.created_at)
-    assert notify.due_retries(page.created_at + notify.STUCK_AFTER + timedelta(seconds=1)) == [deliveries["email"].pk]
-    assert Delivery.objects.get(pk=deliveries["email"].pk).last_error == "worker lost while sending"
+    delivery = deliveries["webhook"]
+    claimed = page.created_at
+    # What a worker killed mid-send leaves: its claim, attempt 1, and maybe a message the receiver got.
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending", claimed_at=claimed, claimed_by="gone:4242",
+                                                   attempts=1)
+    assert notify.lease() == timedelta(seconds=20)
+    assert notify.due_retries(claimed + notify.lease() - timedelta(seconds=1)) == []  # a live claim is left alone
+    assert notify.deliver(delivery.pk) is None and hook.requests == []
+    assert notify.due_retries(claimed + notify.lease() + timedelta(seconds=1)) == [delivery.pk]
+    delivery.refresh_from_db()
+    assert delivery.last_error == "worker lost while sending: no word from gone:4242 within 20 s"
+    notify.deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    [request] = hook.requests
+    assert request["headers"]["Idempotency-Key"] == str(delivery.key) == request["json"]["delivery_id"]
+    assert request["headers"]["X-Ops-Console-Attempt"] == "2" and request["json"]["attempt"] == 2
+
+
+def test_every_attempt_of_a_webhook_carries_the_same_idempotency_key(on_call, receiver):
+    hook = receiver(503)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    _, page, deliveries = paged(on_call)
+    notify.deliver(deliveries["webhook"].pk, now=page.created_at)
+    notify.deliver(deliveries["webhook"].pk, now=page.created_at + timedelta(minutes=1))
+    first, second = hook.requests
+    key = str(Delivery.objects.get(pk=deliveries["webhook"].pk).key)
+    assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"] == key
+    assert [first["json"]["attempt"], second["json"]["attempt"]] == [1, 2]
+    _, other_page, others = paged(on_call)  # another page has a key of its own
+    assert str(others["webhook"].key) != key
+
+
+def test_an_email_keeps_its_message_id_when_sent_again(on_call):
+    _, page, deliveries = paged(on_call)
+    delivery = deliveries["email"]
+    notify.deliver(delivery.pk)
+    Delivery.objects.filter(pk=delivery.pk).update(status="retry")  # as if its worker was lost after sending
+    notify.deliver(delivery.pk)
+    first, second = mail.outbox
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"] == f"<{delivery.key}@127.0.0.1>"
+    assert "Message-ID: <%s@127.0.0.1>" % delivery.key in first.message().as_string()
+    assert [first.extra_headers["X-Ops-Console-Attempt"], second.extra_headers["X-Ops-Console-Attempt"]] == ["1", "2"]
+
+
+def test_a_worker_whose_claim_lapsed_does_not_overwrite_the_next_attempt(on_call, receiver):
+    hook = receiver(503)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    _, page, deliveries = paged(on_call)
+    delivery = deliveries["webhook"]
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=1)  # attempt 1's claim lapsed, this is attempt 2
+    notify.deliver(delivery.pk)
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending", attempts=3)  # attempt 3 took it over meanwhile
+    stale = Delivery.objects.get(pk=delivery.pk)
+    stale.attempts = 2
+    notify._failed(stale, channels.DeliveryError("late answer"), page.created_at)
+    assert Delivery.objects.get(pk=delivery.pk).status == "sending"

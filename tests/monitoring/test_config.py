@@ -65,8 +65,11 @@ def test_critical_pages_and_warnings_do_not_both_reaching_the_console(conf):
     config = yaml.safe_load((conf / "alertmanager.yml").read_text())
     route = config["route"]
     assert route["receiver"] == "console-notify"
-    assert route["routes"] == [{"matchers": ['severity="critical"'], "receiver": "console-page"}]
+    assert route["routes"][1:] == [{"matchers": ['severity="critical"'], "receiver": "console-page"}]
+    # routes[0]: the console's alerts about itself go outside it (tests/monitoring/test_console_self.py).
     for receiver in config["receivers"]:
+        if receiver["name"] == "console-self":
+            continue
         (hook,) = receiver["webhook_configs"]
         assert hook["url"] == f"{CONSOLE}/api/v1/alerts/alertmanager" and hook["send_resolved"] is True
         assert hook["http_config"]["authorization"] == {"type": "Bearer", "credentials_file": str(conf / "token")}

@@ -1,6 +1,7 @@
 """The engine with real Celery workers and Redis: end to end, a worker killed
 mid-step, a broker restarted mid-run."""
 import contextlib
+import subprocess
 import time
 from datetime import timedelta
 
@@ -71,6 +72,26 @@ def test_a_worker_killed_mid_step_leaves_it_failed_as_worker_lost_and_never_reru
     assert marker.read_text() == "ran\n"
     assert step_status(run, 0) == "failed"
 
+
+
+def step_processes(pattern):
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def test_a_worker_killed_mid_step_takes_the_steps_processes_with_it(worker_control, responder):
+    # Pool processes die with their worker; the step's sandbox dies with the pool process
+    # that started it, and every process inside it (a background one too) with the sandbox.
+    worker = worker_control.start(name="doomed")
+    run = start(shell("sleep 31.7 & sleep 31.8; wait"), actor=responder)
+    wait_until(lambda: len(step_processes("^sleep 31[.][78]$")) == 2, message="the step's two processes")
+    worker.kill()
+    wait_until(lambda: not step_processes("^sleep 31[.][78]$"), timeout=5, message="the step's processes to be gone")
+    # Its claimer's process is gone from this machine: lost at once, not after lost_after.
+    assert engine.reconcile()["lost"] == 1
+    lost = run.steps.get(index=0)
+    assert lost.status == "failed" and lost.error.startswith("worker lost: its process")
+    assert engine.reconcile()["lost"] == 0
 
 @contextlib.contextmanager
 def celery_broker(url):
@@ -143,3 +164,29 @@ def test_a_step_retried_by_its_worker_keeps_both_attempts(worker_control, make_u
     wait_until(lambda: run_status(run) == "succeeded", message="the retried step to succeed")
     kept = list(run.steps.get().attempt_records.order_by("number").values_list("number", "status", "value"))
     assert kept == [(1, "failed", 503), (2, "succeeded", 200)]
+
+
+def _cut_other_sessions(seconds):
+    """A database blip as a worker sees it: every other session of the test
+    database is terminated, again and again, for `seconds`."""
+    from django.db import connection
+
+    cut, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            cut += cursor.fetchone()[0]
+        time.sleep(0.05)
+    return cut
+
+
+def test_a_database_blip_mid_step_neither_fails_the_step_nor_loses_its_output(celery_worker, responder):
+    run = start(shell("for i in 1 2 3 4 5 6; do echo line$i; sleep 0.4; done"), shell("echo after"), actor=responder)
+    wait_until(lambda: "line2" in StepRun.objects.get(run=run, index=0).output, message="output before the blip")
+    assert _cut_other_sessions(1.5) >= 1  # the worker's connection was among them
+    wait_until(lambda: run_status(run) == "succeeded", timeout=30, message="the run to finish after the blip")
+    blipped = run.steps.get(index=0)
+    assert blipped.output == "".join(f"line{i}\n" for i in range(1, 7))
+    assert blipped.attempts == 1 and blipped.attempt_records.count() == 1
+    assert run.steps.get(index=1).output == "after\n"
