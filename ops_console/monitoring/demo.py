@@ -1,7 +1,10 @@
 """Demo services: the console itself (job ops-console, which the standalone
 Prometheus scrapes, so its tiles and charts show real live data) and the
 backend and AI Core of the source documents (002: P95 latency < 100 ms, error
-rate < 1 %, availability > 99.9 %). Idempotent: run on every start."""
+rate < 1 %, availability > 99.9 %). Error rate and availability also have an
+error budget over 30 days: 99 % of requests answered without a 5xx, 99.9 % of
+scrapes answered (`up`); P95 latency stays a threshold. Idempotent: run on
+every start."""
 from django.conf import settings
 
 from .models import SLO, Panel, Service
@@ -16,14 +19,25 @@ def http_slos(prefix):
                    "{ {{ selector }} }[5m])))"),
         dict(name="Error rate", direction=SLO.BELOW, objective=0.01, warning=0.005, unit="ratio",
              query=f'(sum(rate({requests}{{status=~"5..", {{{{ selector }}}} }}[5m])) or vector(0))'
-                   f" / sum(rate({requests}{{ {{{{ selector }}}} }}[5m]))"),
+                   f" / sum(rate({requests}{{ {{{{ selector }}}} }}[5m]))",
+             # "Error rate < 1 %" as a budget: 1 % of the window's requests may fail.
+             target=99.0, window_days=30, runbook="high-error-rate",
+             error_query=f'(sum(rate({requests}{{status=~"5..", {{{{ selector }}}} }}[{{{{ window }}}}])) '
+                         "or vector(0))",
+             total_query=f"sum(rate({requests}{{ {{{{ selector }}}} }}[{{{{ window }}}}]))"),
         availability(),
     ]
 
 
 def availability():
+    # Every scrape is an event and a failed one (up == 0) a bad event, so a
+    # minute down spends a minute of the 43 minutes a 99.9 % month allows.
     return dict(name="Availability", direction=SLO.ABOVE, objective=99.9, warning=99.95, unit="percent",
-                query="avg(avg_over_time(up{ {{ selector }} }[1h])) * 100")
+                query="avg(avg_over_time(up{ {{ selector }} }[1h])) * 100",
+                target=99.9, window_days=30, runbook="service-down",
+                error_query="sum(count_over_time(up{ {{ selector }} }[{{ window }}]))"
+                            " - sum(sum_over_time(up{ {{ selector }} }[{{ window }}]))",
+                total_query="sum(count_over_time(up{ {{ selector }} }[{{ window }}]))")
 
 
 def http_panels(prefix):

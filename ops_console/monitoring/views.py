@@ -1,5 +1,6 @@
-"""Services pages: live SLO tiles, targets, firing alerts, and the JSON the
-charts draw from. Every view answers quickly when Prometheus is down and says so."""
+"""Services pages: live SLO tiles, error budgets, targets, firing alerts, and
+the JSON the charts draw from. Every view answers quickly when Prometheus is
+down and says so."""
 import math
 import time
 from datetime import datetime, timedelta, timezone
@@ -11,12 +12,13 @@ from django.views.decorators.http import require_GET
 from ops_console.ui.access import require
 from ops_console.ui.markdown import render as markdown
 
-from . import board, prometheus
+from . import board, budgets, prometheus
 from .models import Service
 
 LIVE_WINDOW_SECONDS = 3600    # charts show the last hour...
 CHART_REFRESH_SECONDS = 15    # ...and fetch new points this often
 STATUS_REFRESH_SECONDS = 15   # tiles, targets and alerts poll this often
+BUDGET_REFRESH_SECONDS = 60   # budgets move slowly: their numbers and charts poll this often
 MAX_RANGE = timedelta(days=31)
 MARKER_CONTEXT = timedelta(minutes=30)  # shown before an incident's start when no start is given
 MAX_LINES = 20               # a panel with more series shows the first ones
@@ -26,7 +28,12 @@ VIEW = "monitoring.view_service"
 
 def refresh_context():
     return {"chart_refresh": CHART_REFRESH_SECONDS, "status_refresh": STATUS_REFRESH_SECONDS,
-            "live_window": LIVE_WINDOW_SECONDS}
+            "budget_refresh": BUDGET_REFRESH_SECONDS, "live_window": LIVE_WINDOW_SECONDS}
+
+
+def budget_context(service):
+    read, thresholds, unavailable = budgets.read_budgets(service)
+    return {"service": service, "budgets": read, "thresholds": thresholds, "budgets_unavailable": unavailable}
 
 
 @require_GET
@@ -44,8 +51,8 @@ def detail(request, slug):
     service = get_object_or_404(Service.objects.prefetch_related("slos", "panels"), slug=slug)
     live = board.board_for(service)
     return render(request, "monitoring/detail.html", {
-        "service": service, "board": live, "unavailable": live.unavailable,
-        "description": markdown(service.description), **refresh_context()})
+        "board": live, "unavailable": live.unavailable, "description": markdown(service.description),
+        **budget_context(service), **refresh_context()})
 
 
 @require_GET
@@ -55,6 +62,15 @@ def status(request, slug):
     service = get_object_or_404(Service.objects.prefetch_related("slos"), slug=slug)
     return render(request, "monitoring/partials/service_status.html",
                   {"board": board.board_for(service), **refresh_context()})
+
+
+@require_GET
+@require(VIEW)
+def error_budgets(request, slug):
+    """The error budgets of one service (numbers only; the charts refresh themselves), for htmx polling."""
+    service = get_object_or_404(Service.objects.prefetch_related("slos"), slug=slug)
+    return render(request, "monitoring/partials/error_budgets.html",
+                  {**budget_context(service), **refresh_context()})
 
 
 @require_GET
@@ -149,4 +165,29 @@ def panel_data(request, slug, panel_id):
     body["x"] = xs
     body["series"] = [{"label": legend(s.labels, panel.legend), "values": values}
                       for s, values in zip(series, columns)][:MAX_LINES]
+    return JsonResponse(body)
+
+
+@require_GET
+@require(VIEW)
+def budget_data(request, slug, slo_id):
+    """One budgeted SLO's budget left over its window, in the panels' JSON
+    shape so the same chart code draws it."""
+    service = get_object_or_404(Service, slug=slug)
+    slo = service.slos.filter(pk=slo_id, target__isnull=False).first()
+    if slo is None:
+        raise Http404("No such SLO with an error budget")
+    body = {"title": f"{slo.name}: error budget left", "unit": "ratio", "x": [], "series": [], "error": "",
+            "marker": None, "fetched_at": time.time()}
+    try:
+        xs, values, step = budgets.budget_series(slo)
+    except prometheus.PrometheusUnavailable as exc:
+        body["error"] = str(exc)
+        return JsonResponse(body, status=503)
+    except prometheus.PrometheusError as exc:
+        body["error"] = str(exc)
+        return JsonResponse(body, status=502)
+    body.update(start=xs[0], end=xs[-1], step=step, x=xs)
+    if any(v is not None for v in values):
+        body["series"] = [{"label": "budget left", "values": values}]
     return JsonResponse(body)

@@ -41,3 +41,44 @@ def make_service(slug="prom", selector='job="prometheus"', slos=(), panels=(), *
 UP_ABOVE = ("Up", "up{ {{ selector }} } * 100", SLO.ABOVE, 99.0, "percent")
 UP_BELOW = ("Down", "up{ {{ selector }} }", SLO.BELOW, 0.5, "ratio")
 UP_PANEL = ("Targets up", "up{ {{ selector }} }", "count")
+
+
+# --- a month of history, backfilled ---------------------------------------------
+
+class HistoryPrometheus(services.Prometheus):
+    """A Prometheus that keeps the backfilled month (the default retention, 15
+    days, would delete half of it at start)."""
+
+    def argv(self):
+        return [*super().argv(), "--storage.tsdb.retention.time=400d"]
+
+
+@pytest.fixture(scope="session")
+def history_prometheus(tmp_path_factory):
+    """A real Prometheus holding the 31 days of tests/monitoring/history.py, made
+    at once by `promtool tsdb create-blocks-from openmetrics`, ending on the
+    minute the fixture started (`.end`). Making the blocks takes about 25 s, so
+    once per session; tests that read "now" rather than `.end` must allow for
+    the minutes since."""
+    import subprocess
+
+    from . import history
+
+    workdir = tmp_path_factory.mktemp("history")
+    source = workdir / "history.om"
+    end = history.last_minute()
+    source.write_text(history.openmetrics(end))
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(source),
+                    str(workdir / "data" / "tsdb")], check=True, capture_output=True, timeout=300)
+    config = workdir / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1m, evaluation_interval: 1m}\n")
+    server = HistoryPrometheus(services.free_port(), config, workdir / "data").start()
+    server.end = end
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def history_settings(settings, history_prometheus):
+    settings.PROMETHEUS_URL = history_prometheus.url
+    return history_prometheus

@@ -39,3 +39,18 @@ def test_charts_say_prometheus_is_unreachable(page_as, live_server, dead_prometh
     assert "Prometheus is unreachable" in page.get_by_test_id("prometheus-unreachable").inner_text()
     expect(page.locator("figure[data-chart-url]")).to_have_attribute("data-state", "error")
     assert "Prometheus is unreachable" in page.locator("figure .chart-status").inner_text()
+
+
+def test_the_budget_chart_is_drawn_from_the_month_of_history(page_as, live_server, history_settings):
+    from .test_views import budgeted_service
+
+    service = budgeted_service()
+    page = page_as("responder")
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server.url}{service.get_absolute_url()}")
+    chart = page.get_by_test_id("budget-chart")
+    chart.locator("canvas").wait_for()                      # uPlot drew it
+    expect(chart).to_have_attribute("data-state", "ok")
+    assert "61.8 %" in page.get_by_test_id("budget-left").inner_text()
+    assert errors == []

@@ -81,3 +81,44 @@ def test_amtool_routes_critical_to_the_paging_receiver(conf):
                  "severity=critical", "alertname=ServiceDown").splitlines()[0] == "console-page"
     assert check("amtool", "config", "routes", "test", "--config.file", config,
                  "severity=warning", "alertname=HighLatency").splitlines()[0] == "console-notify"
+
+
+def test_a_service_that_is_down_pages_once_its_budget_burn_is_held_back(conf, tmp_path):
+    # A real Alertmanager on the shipped configuration, given both alerts for one job.
+    import json
+    import urllib.request
+    from datetime import datetime, timezone
+
+    from devstack import services
+    from tests.waiting import wait_until
+
+    burns = yaml.safe_load((conf / "rules" / "slo_burn_rates.yml").read_text())
+    pages = [rule for group in burns["groups"] for rule in group["rules"]
+             if rule.get("alert") == "ErrorBudgetBurn" and rule["labels"]["severity"] == "critical"]
+    assert pages and all(rule["labels"].get("job") for rule in pages if rule["labels"]["service"] == "backend")
+    port = services.free_port()
+    alertmanager = services.Alertmanager(port, conf / "alertmanager.yml", tmp_path / "am").start()
+    try:
+        now = datetime.now(timezone.utc).isoformat()
+        alerts = [{"labels": {"alertname": "ServiceDown", "job": "backend", "severity": "critical"}, "startsAt": now},
+                  {"labels": {"alertname": "ErrorBudgetBurn", "job": "backend", "service": "backend",
+                              "slo": "availability", "severity": "critical"}, "startsAt": now},
+                  {"labels": {"alertname": "ErrorBudgetBurn", "job": "ai_core", "service": "ai-core",
+                              "slo": "availability", "severity": "critical"}, "startsAt": now}]
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+        def states():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/alerts", timeout=10) as answer:
+                found = {(a["labels"]["alertname"], a["labels"]["job"]): a["status"] for a in json.load(answer)}
+            return found if len(found) == 3 else None
+
+        found = wait_until(states, 20, message="Alertmanager to hold the three alerts")
+        wait_until(lambda: states()[("ErrorBudgetBurn", "backend")]["inhibitedBy"], 20,
+                   message="the burn of the service that is down to be held back")
+        found = states()
+        assert found[("ServiceDown", "backend")]["state"] == "active"
+        assert found[("ErrorBudgetBurn", "ai_core")]["state"] == "active"  # another service's burn still pages
+    finally:
+        alertmanager.stop()

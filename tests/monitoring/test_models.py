@@ -58,3 +58,51 @@ def test_fingerprint_matches_alertmanagers():
     # Alertmanager's fingerprint of {alertname="ServiceDown", job="backend"} (model.LabelSet.Fingerprint).
     assert fingerprint({}) == "cbf29ce484222325"
     assert fingerprint({"b": "2", "a": "1"}) == fingerprint({"a": "1", "b": "2"})
+
+
+# --- error budgets ------------------------------------------------------------------
+
+def budgeted(**extra):
+    fields = dict(name="Error rate", direction=SLO.BELOW, objective=0.01, query="vector(0)", target=99.9,
+                  error_query='sum(rate(x{code="500", {{ selector }} }[{{ window }}]))',
+                  total_query="sum(rate(x{ {{ selector }} }[{{window}}]))")
+    fields.update(extra)
+    return SLO(service=Service(slug="api", selector='job="api"'), **fields)
+
+
+def test_the_error_ratio_fills_selector_and_window():
+    from datetime import timedelta
+
+    slo = budgeted()
+    assert slo.error_ratio(timedelta(days=30)) == \
+        '(sum(rate(x{code="500", job="api" }[30d]))) / (sum(rate(x{ job="api" }[30d])))'
+    assert slo.error_ratio("5m").endswith("[5m])))")
+    assert slo.error_ratio(timedelta(minutes=90)).endswith("[90m])))")
+
+
+def test_a_budget_is_the_share_the_target_leaves():
+    assert budgeted(target=99.9).allowed_error_ratio == 0.001
+    assert budgeted(target=99.0).allowed_error_ratio == 0.01
+    assert budgeted(target=99.95).allowed_error_ratio == 0.0005
+    slo = budgeted()
+    assert slo.has_budget and slo.window_days == 30 and slo.budget_text == "99.9 % over 30 days"
+    assert slo.slug == "error-rate"
+    assert not SLO(direction=SLO.BELOW, objective=0.1).has_budget
+
+
+@pytest.mark.parametrize("fields, field", [
+    (dict(target=100), "target"), (dict(target=0), "target"),
+    (dict(error_query="sum(rate(x[5m]))"), "error_query"),        # no {{ window }}: not a budget
+    (dict(total_query=""), "total_query"),
+    (dict(target=None), "target"),                                # queries without a target
+    (dict(window_days=0), "window_days"),
+])
+def test_an_incomplete_budget_is_refused(fields, field):
+    with pytest.raises(ValidationError) as refused:
+        budgeted(**fields).clean()
+    assert field in refused.value.message_dict
+
+
+def test_a_threshold_slo_needs_no_budget_fields():
+    SLO(direction=SLO.BELOW, objective=0.1, query="up").clean()
+    budgeted().clean()

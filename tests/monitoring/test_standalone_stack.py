@@ -32,7 +32,9 @@ def test_hook_starts_prometheus_and_alertmanager_with_a_kept_token(tmp_path):
         wait_until(lambda: "ops-console" in scrape_urls(), 15, message="the console's scrape target")
         assert scrape_urls()["ops-console"] == f"http://127.0.0.1:{args.port}/metrics"
         with urllib.request.urlopen(f"http://127.0.0.1:{args.prometheus_port}/api/v1/rules", timeout=5) as r:
-            assert len(json.load(r)["data"]["groups"][0]["rules"]) == 5
+            groups = {group["name"]: group for group in json.load(r)["data"]["groups"]}
+            assert len(groups["slo_violations"]["rules"]) == 5
+            assert "slo:backend:availability" in groups   # the generated burn-rate rules load too
         assert services.http_ok(f"http://127.0.0.1:{args.alertmanager_port}/-/ready")
     finally:
         for process in processes:

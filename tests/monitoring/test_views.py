@@ -219,3 +219,99 @@ def test_chart_refresh_is_wired(client_as, dead_prometheus):
     html = client_as("responder").get(reverse("monitoring:index")).content.decode()
     assert f'data-refresh="{views.CHART_REFRESH_SECONDS}"' in html
     assert "js/charts.js" in html and "<script>" not in html
+
+
+# --- error budgets ----------------------------------------------------------------
+
+def budgeted_service(slug="history", selector='job="history"'):
+    """A service with an error-rate SLO budgeted at 99.9 % over 30 days and a threshold SLO."""
+    from ops_console.monitoring.models import SLO
+
+    service = make_service(slug=slug, selector=selector)
+    SLO.objects.create(service=service, name="Error rate", query="vector(0.05)", direction=SLO.BELOW,
+                       objective=0.01, unit="ratio", target=99.9, position=0,
+                       error_query='(sum(rate(http_requests_total{status=~"5..", {{ selector }} }[{{ window }}]))'
+                                   " or vector(0))",
+                       total_query="sum(rate(http_requests_total{ {{ selector }} }[{{ window }}]))")
+    SLO.objects.create(service=service, name="P95 latency", query="vector(0.05)", direction=SLO.BELOW,
+                       objective=0.1, unit="seconds", position=1)
+    return service
+
+
+def test_service_page_shows_budget_left_burn_rates_and_a_chart(client_as, history_settings):
+    """The month of tests/monitoring/history.py, read now (a few minutes after its
+    last sample at most): 61.8 % left, 50x over the last hour (red), about 12.5x
+    over six hours (amber); see test_budgets.py for the exact numbers."""
+    service = budgeted_service()
+    slo = service.slos.get(name="Error rate")
+    html = client_as("responder").get(service.get_absolute_url()).content.decode()
+    assert 'data-testid="budget" data-slo="error-rate" data-state="bad"' in html
+    assert '<strong>61.8 %</strong>' in html and "26.7 min of 43.2 min" in html
+    assert 'data-window="1 h" data-state="bad" title="burn rate over the last 1 h">1 h: 50.0×' in html
+    assert 'data-window="6 h" data-state="warn"' in html
+    assert "at the 1 h burn rate" in html
+    assert "P95 latency (&lt; 100 ms): no error budget: threshold objective." in html
+    assert reverse("monitoring:budget_data", args=[service.slug, slo.pk]) in html
+    assert html.count('data-testid="budget-chart"') == 1    # none for the threshold SLO
+
+
+def test_budget_chart_data_is_the_rolling_budget_over_30_days(client_as, history_settings):
+    from . import history
+
+    service = budgeted_service()
+    url = reverse("monitoring:budget_data", args=[service.slug, service.slos.get(name="Error rate").pk])
+    body = client_as("auditor").get(url).json()
+    assert body["error"] == "" and body["unit"] == "ratio" and body["step"] == 10800
+    (line,) = body["series"]
+    assert len(body["x"]) == len(line["values"]) == 241
+    assert line["label"] == "budget left" and line["values"][-1] == pytest.approx(history.BUDGET_LEFT, abs=1e-3)
+    assert body["x"][-1] - body["x"][0] == 30 * 86400
+
+
+def test_budgets_partial_polls_and_says_when_there_is_no_data(client_as, history_settings):
+    service = budgeted_service(slug="silent", selector='job="silent"')
+    html = client_as("responder").get(reverse("monitoring:budgets", args=[service.slug])).content.decode()
+    assert f'hx-get="{reverse("monitoring:budgets", args=[service.slug])}"' in html
+    assert f'hx-trigger="every {views.BUDGET_REFRESH_SECONDS}s"' in html
+    assert 'data-testid="budget-nodata"' in html and "No data" in html
+
+
+def test_budgets_with_prometheus_down_answer_fast_and_say_so(client_as, dead_prometheus):
+    service = budgeted_service()
+    client = client_as("responder")
+    for url in (service.get_absolute_url(), reverse("monitoring:budgets", args=[service.slug])):
+        started = time.monotonic()
+        html = client.get(url).content.decode()
+        assert time.monotonic() - started < 1, url
+        assert "Error budgets cannot be read: Prometheus is unreachable" in html, url
+        assert 'data-testid="budget-error">Prometheus unreachable' in html, url
+    data = client.get(reverse("monitoring:budget_data", args=[service.slug, service.slos.get(name="Error rate").pk]))
+    assert data.status_code == 503 and "Prometheus is unreachable" in data.json()["error"]
+
+
+def test_a_threshold_slo_has_no_budget_chart(client_as, dead_prometheus):
+    service = budgeted_service()
+    client = client_as("responder")
+    threshold = service.slos.get(name="P95 latency")
+    assert client.get(reverse("monitoring:budget_data", args=[service.slug, threshold.pk])).status_code == 404
+    assert client.get(reverse("monitoring:budget_data", args=[service.slug, 999])).status_code == 404
+    html = client.get(reverse("monitoring:budgets", args=["history"])).content.decode()
+    assert "no error budget: threshold objective" in html
+
+
+@pytest.mark.parametrize("role, status", [("responder", 200), ("commander", 200), ("auditor", 200), ("admin", 200),
+                                          (None, 403)])
+def test_budget_views_per_role(client_as, dead_prometheus, role, status):
+    service = budgeted_service()
+    client = client_as(role)
+    assert client.get(reverse("monitoring:budgets", args=[service.slug])).status_code == status
+    data = client.get(reverse("monitoring:budget_data", args=[service.slug, service.slos.get(name="Error rate").pk]))
+    assert data.status_code == (503 if status == 200 else status)   # allowed: Prometheus is down; refused: 403
+
+
+def test_budget_views_are_read_only(client_as, dead_prometheus):
+    service = budgeted_service()
+    client = client_as("admin")
+    assert client.post(reverse("monitoring:budgets", args=[service.slug])).status_code == 405
+    url = reverse("monitoring:budget_data", args=[service.slug, service.slos.get(name="Error rate").pk])
+    assert client.post(url).status_code == 405

@@ -47,6 +47,8 @@ class Command(BaseCommand):
             # The shipped schedules arrive turned off: examples an admin enables.
             call_command("load_schedules", str(Path(runbooks) / "schedules.yaml"), stdout=self.stdout,
                          stderr=self.stderr)
+        if (Path(runbooks) / "services.yaml").is_file():  # the services the library's runbooks and rules name
+            call_command("load_services", str(Path(runbooks) / "services.yaml"), stdout=self.stdout)
         if alertmanager_token:
             self.issue_alertmanager_token()
         if create_admin:
