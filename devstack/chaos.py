@@ -1,5 +1,5 @@
 """`python3 -m devstack chaos [--short] [--seed N] [--keep]`: the chaos run.
-Starts one PostgreSQL, one Redis, two web nodes, two Celery workers and two
+Starts one PostgreSQL, one Redis, two web nodes, two Celery workers (and two for paging) and two
 beats on 127.0.0.1 in a temporary directory; sends seeded Alertmanager
 traffic and starts runbook runs; SIGKILLs a worker, a web node mid-request
 and a beat, restarts Redis and PostgreSQL while the load flows; lets the

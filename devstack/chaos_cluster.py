@@ -1,5 +1,5 @@
 """The chaos run's cluster on 127.0.0.1: one PostgreSQL, one Redis, two web
-nodes, two Celery workers and two beats, each a process the run may SIGKILL
+nodes, two Celery workers (and two paging workers) and two beats, each a process the run may SIGKILL
 and start again; all data in one temporary directory."""
 import json
 import os
@@ -51,6 +51,10 @@ class Cluster:
         self.workers = [self._celery(f"worker{n + 1}", ["worker", "-Q", "celery,default", "--concurrency", "2",
                                                         "-l", "info", "-n", f"chaos{n + 1}@%h"])
                         for n in range(NODES)]
+        # Paging on workers of its own, as in production: steps never take their slots.
+        self.pagers = [self._celery(f"paging{n + 1}", ["worker", "-Q", "paging", "--concurrency", "2",
+                                                       "-l", "info", "-n", f"chaos-paging{n + 1}@%h"])
+                       for n in range(NODES)]
         # Two beats cannot share one schedule file: each keeps its own.
         self.beats = [self._celery(f"beat{n + 1}", ["beat", "-l", "info", "-s",
                                                      str(self.dir / f"beat{n + 1}-schedule")])
@@ -109,11 +113,11 @@ class Cluster:
     def start_all(self):
         for web in self.webs:
             self.start_web(web)
-        for process in self.workers + self.beats:
+        for process in self.workers + self.pagers + self.beats:
             process.start()
         for web in self.webs:
             self.wait_web(web)
-        for worker in self.workers:
+        for worker in self.workers + self.pagers:
             self.wait_worker(worker)
 
     def wait_web(self, web, timeout=60):
@@ -179,7 +183,7 @@ class Cluster:
     # --- stopping ---------------------------------------------------------
 
     def stop(self):
-        for process in self.beats + self.workers + self.webs:
+        for process in self.beats + self.workers + self.pagers + self.webs:
             if process.popen is not None:
                 process.stop(timeout=10)
         if self.redis.process is not None:

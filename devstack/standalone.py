@@ -165,6 +165,11 @@ def main(argv):
             "worker", [str(venv_bin / "celery"), "-A", "ops_console", "worker", "-Q", "celery,default",
                        "--concurrency", "2", "-l", "info", "-n", "standalone@%h"],
             env=env, cwd=provision.REPO, log=logs / "worker.log").start())
+        # Paging on a worker of its own: a step holding the worker's slots never delays a page.
+        children.append(services.Process(
+            "paging", [str(venv_bin / "celery"), "-A", "ops_console", "worker", "-Q", "paging",
+                       "--concurrency", "2", "-l", "info", "-n", "standalone-paging@%h"],
+            env=env, cwd=provision.REPO, log=logs / "paging.log").start())
         children.append(services.Process(
             "beat", [str(venv_bin / "celery"), "-A", "ops_console", "beat", "-l", "info",
                      "-s", str(data_dir / "celerybeat-schedule")],

@@ -337,6 +337,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # wait behind a long shell step and be re-delivered on a crash for no reason.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Paging has a queue of its own, served by workers that run no steps (`-Q paging`): a pool
+# whose slots are busy with long shell steps must never hold back an escalation level or a page.
+CELERY_TASK_ROUTES = {"ops_console.escalation.tasks.*": {"queue": "paging"}}
 # Reconnects within a second of the broker's return (ops_console/celery.py says why).
 CELERY_WORKER_CONSUMER = "ops_console.celery:PromptReconnectConsumer"
 # Redis re-delivers unacked messages after this; steps are bounded well below it.

@@ -102,7 +102,7 @@ class WorkerControl:
         self.tmp_path = tmp_path
         self.processes = []
 
-    def start(self, redis_url=None, queues="celery", concurrency=2, name=None, extra_env=None):
+    def start(self, redis_url=None, queues="celery,paging", concurrency=2, name=None, extra_env=None):
         name = name or f"w{len(self.processes)}"
         # No beat runs in tests: a worker would stand in for it after 30 s and fire what a test
         # means to fire itself; tests of the stand-in turn it on with extra_env.
