@@ -147,7 +147,8 @@ def do_end_window(window, *, acting_user, now=None):
     """End (or cancel, before it starts) a window; levels it held back are due at once."""
     now = now or timezone.now()
     window = MaintenanceWindow.objects.select_for_update().select_related("service").get(pk=window.pk)
-    if window.effective_end <= now:
+    end = window.series_end if window.cron else window.effective_end   # ending a series stops it
+    if end is not None and end <= now:
         raise ValidationError("This maintenance window is already over.")
     before = _window_data(window)
     window.ended_early_at = now

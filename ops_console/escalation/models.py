@@ -2,7 +2,7 @@
 escalation schedule (one row per level with a due time), pages, their
 deliveries and maintenance windows."""
 import uuid
-from datetime import time
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -232,24 +232,58 @@ class Delivery(models.Model):
 class MaintenanceWindow(models.Model):
     service = models.ForeignKey("monitoring.Service", on_delete=models.CASCADE, related_name="maintenance_windows")
     starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    # One-off: the window's end. Recurring: when the series ends (null: never).
+    ends_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=300)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     ended_early_at = models.DateTimeField(null=True, blank=True)
+    # Recurring (cron not blank): each occurrence of `cron`, read in `time_zone`,
+    # from starts_at on, opens a window of `duration` (maintenance.py).
+    cron = models.CharField(max_length=100, blank=True, help_text="Blank for a one-off window")
+    duration = models.DurationField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin")
+    # Not a column: the (start, end) of the occurrence maintenance.active_windows found a recurring window in.
+    occurrence = None
 
     class Meta:
         ordering = ["-starts_at"]
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="window_ends_after_start")]
+        constraints = [models.CheckConstraint(
+            condition=(Q(cron="", ends_at__isnull=False, ends_at__gt=F("starts_at"))
+                       | (~Q(cron="") & Q(duration__gt=timedelta(0))
+                          & (Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at"))))),
+            name="window_ends_after_start")]
 
     def __str__(self):
         return f"{self.service} maintenance {self.starts_at:%Y-%m-%d %H:%M}"
 
     @property
+    def recurring(self):
+        return bool(self.cron)
+
+    @property
     def effective_end(self):
-        """Ending a window early keeps its planned end for the record."""
-        return min(self.ends_at, self.ended_early_at) if self.ended_early_at else self.ends_at
+        """Ending a window early keeps its planned end for the record. A recurring
+        window ends with its current occurrence, when one was found, else with
+        its series (None: never)."""
+        end = self.occurrence[1] if self.occurrence else self.ends_at
+        if self.ended_early_at and (end is None or self.ended_early_at < end):
+            return self.ended_early_at
+        return end
+
+    @property
+    def series_end(self):
+        """When a recurring window stops repeating (ends_at, or when it was stopped); None: never."""
+        ends = [t for t in (self.ends_at, self.ended_early_at) if t is not None]
+        return min(ends) if ends else None
+
+    @property
+    def is_over(self):
+        """Nothing of it is left: a one-off window ended, a series stopped or past its end."""
+        end = self.series_end if self.cron else self.effective_end
+        return end is not None and end <= django_timezone.now()
 
     def is_active(self, at):
+        """One-off windows only; a recurring one asks maintenance.occurrence_at()."""
         return self.starts_at <= at < self.effective_end

@@ -14,6 +14,7 @@ urlpatterns = [
     path("escalation/<int:pk>/edit", views.edit_policy, name="edit_policy"),
     path("maintenance/", views.maintenance, name="maintenance"),
     path("maintenance/new", views.new_window, name="new_window"),
+    path("maintenance/new-recurring", views.new_recurring_window, name="new_recurring_window"),
     path("maintenance/<int:pk>/end", views.end_window, name="end_window"),
     path("pages/", views.my_pages, name="pages"),
     path("pages/<int:pk>/ack", views.acknowledge_page, name="acknowledge_page"),

@@ -145,6 +145,24 @@ def edit_policy(request, pk):
 
 
 @require_POST
+@require("escalation.add_maintenancewindow")
+def new_recurring_window(request):
+    form = RecurringWindowForm(request.POST)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        data["duration"] = timedelta(minutes=data.pop("duration_minutes"))
+        try:
+            window = do_create_recurring_window(acting_user=request.user, **data)
+        except WindowInvalid as exc:
+            for field, message in exc.errors.items():
+                form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, f"Recurring maintenance of {window.service} scheduled: {describe(window)}.")
+            return redirect("escalation:maintenance")
+    return _maintenance_page(request, WindowForm(), status=400, recurring_form=form)
+
+
+@require_POST
 @require("escalation.add_escalationpolicy")
 def new_policy(request):
     form = NewPolicyForm(request.POST)
@@ -163,13 +181,18 @@ def new_policy(request):
 
 # --- maintenance windows ---------------------------------------------------
 
-def _maintenance_page(request, form, status=200):
+def _maintenance_page(request, form, status=200, recurring_form=None):
     now = timezone.now()
     windows = MaintenanceWindow.objects.select_related("service", "created_by")
     page = Paginator(windows, 50).get_page(request.GET.get("page"))
-    active = {w.pk for w in active_windows({w.service_id for w in page}, now)}
+    active = {w.pk: w for w in active_windows({w.service_id for w in page}, now)}
+    for window in page:
+        if window.recurring:
+            window.rule, window.next_start = describe(window), next_occurrence(window, now)
+        window.in_effect = active.get(window.pk)
     return render(request, "escalation/maintenance.html",
-                  {"page": page, "form": form, "active": active, "now": now}, status=status)
+                  {"page": page, "form": form, "recurring_form": recurring_form or RecurringWindowForm(),
+                   "active": active, "now": now}, status=status)
 
 
 @require("escalation.view_maintenancewindow")

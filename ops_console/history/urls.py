@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import incidents, postmortems, reports
+from .views import drills, incidents, postmortems, reports
 from .views.moved import moved_to
 
 app_name = "history"
@@ -16,6 +16,7 @@ urlpatterns = [
     path(INCIDENT + "postmortem/v<int:number>/", postmortems.version, name="postmortem_version"),
     path("incidents/<str:reference>/postmortem.md", postmortems.export, name="postmortem_md"),
     path("reports/", reports.index, name="reports"),
+    path("reports/drills/", drills.index, name="drills"),
     # Where these pages were while the audit app held them.
     path("audit/incidents/", moved_to("history:incidents")),
     path("audit/incidents/export.csv", moved_to("history:incidents_csv")),

@@ -6,4 +6,5 @@ class RunbooksConfig(AppConfig):
     label = "runbooks"
 
     def ready(self):
-        from . import metrics  # noqa: F401  (registers the step run collector for /metrics)
+        from . import drills, metrics  # noqa: F401  (metrics registers the step run collector for /metrics)
+        drills.connect()

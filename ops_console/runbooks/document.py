@@ -8,6 +8,13 @@ PARAM_TYPES = ("string", "int", "choice", "bool", "secret")   # secret: a string
 # Step kinds after aliasing (bash, sh, console -> shell).
 STEP_KINDS = ("shell", "http", "promql", "wait", "approval", "manual")
 SHELL_ALIASES = ("shell", "bash", "sh", "console")
+# A drill's targets (front matter `targets:`, in seconds; drills.py measures them):
+# detection counts from the fault's injection (T0), recovery from T0 or, with
+# `recovery_from: fault_removed`, from the fault's removal (T1).
+TARGET_NAMES = ("detection", "recovery")
+RECOVERY_FROM = ("fault_injected", "fault_removed")
+# What a drill run records: the step with marks=<event>, else a checklist item "<Label>: ...".
+DRILL_EVENTS = ("fault_injected", "fault_removed", "detected", "recovered")
 
 
 @dataclass
@@ -80,7 +87,9 @@ class RunbookDocument:
     phases: list = field(default_factory=list)       # [Phase]
     steps: list = field(default_factory=list)        # [Step]
     epilogue: str = ""              # Markdown after the last step when there are no phases
+    targets: dict = field(default_factory=dict)      # a drill's targets in seconds (front matter targets:)
     imported: bool = False          # parsed leniently from a plain Markdown runbook
+    metadata: dict = field(default_factory=dict)   # imported: the file's own front matter (Hugo weight, ...), kept
 
     def to_json(self):
         return asdict(self)

@@ -587,8 +587,39 @@ def _fail_stale(step_run_id, status, field, cutoff, reason):
     return 1
 
 
+def phase_budget(phase, phases):
+    """How long a phase may take from its own start; None without a budget.
+    "(< 5s)" and "(2h)" are durations. A range that starts where the budgeted
+    phase before it ends is a stretch of a response timeline: "(0-5 min)" then
+    "(5-15 min)" gives the second 10 minutes. Any other range says how long the
+    phase takes, up to its upper end: "Recovery (30-60s)" after "Detection (< 5s)"
+    may take 60 seconds."""
+    if phase.budget_end_min is None:
+        return None
+    start = phase.budget_start_min or 0
+    before = [p for p in phases if p.index < phase.index and p.budget_end_min is not None]
+    chained = bool(before) and abs(before[-1].budget_end_min - start) < 1e-9
+    return timedelta(minutes=phase.budget_end_min - (start if chained else 0))
+
+
+def phase_started_at(run, doc, phase, step_runs):
+    """When the run reached a phase: the first of its steps queued or started, or
+    the moment every step before it was done, whichever came first (the run's
+    start for the first phase); None while it has not been reached."""
+    own = [s.index for s in doc.steps if s.phase == phase.index]
+    moments = [t for i in own if (sr := step_runs.get(i)) for t in (sr.queued_at, sr.started_at) if t]
+    before = [step_runs.get(i) for i in range(min(own))] if own else []
+    if not before:
+        moments.append(run.created_at)
+    elif all(sr is not None and sr.finished and sr.finished_at for sr in before):
+        moments.append(max(sr.finished_at for sr in before))
+    return min(moments) if moments else None
+
+
 def phase_overruns(run, doc, now):
-    """[(phase, deadline)] for phases whose time budget has passed with steps still open."""
+    """[(phase, deadline)] for phases that took longer than their budget, counted
+    from the phase's own start (a drill whose fault is injected at minute 5 is not
+    late on Detection for the Baseline's five minutes)."""
     if not run.created_at:
         return []
     open_phases = {s.phase for s in doc.steps if s.phase is not None}
@@ -597,7 +628,10 @@ def phase_overruns(run, doc, now):
     for phase in doc.phases:
         if phase.budget_end_min is None or phase.index not in open_phases:
             continue
-        deadline = run.created_at + timedelta(minutes=phase.budget_end_min)
+        started = phase_started_at(run, doc, phase, finished)
+        if started is None:
+            continue
+        deadline = started + phase_budget(phase, doc.phases)
         steps = [finished.get(s.index) for s in doc.steps if s.phase == phase.index]
         done_at = [sr.finished_at for sr in steps if sr and sr.finished]
         late = (len(done_at) < len(steps) and now > deadline) or any(at > deadline for at in done_at)

@@ -300,11 +300,11 @@ class HttpExecutor(Executor):
                        expectation_met=met if (wanted or step.expect) else None, error=error)
 
 
-def _query(expr):
+def _query(expr, at=None):
     from ops_console.monitoring import prometheus
 
     try:
-        return prometheus.query(expr)
+        return prometheus.query(expr, at=at)
     except prometheus.PrometheusUnavailable as exc:
         raise RetryableError(str(exc)) from exc
     except prometheus.PrometheusError as exc:
@@ -367,7 +367,9 @@ class WaitExecutor(Executor):
         held_since, output = None, ""
         while True:
             now = time.monotonic()
-            values = [s.value for s in _query(query)]
+            # At this moment, not the answer shared for a few seconds (prometheus.CACHE_SECONDS):
+            # a drill's detection wait records when its condition first held, to its interval.
+            values = [s.value for s in _query(query, at=time.time())]
             met = compare_samples(values, step.expect)
             held_since = (held_since or now) if met else None
             output = f"{values} {'meets' if met else 'does not meet'} {step.expect}\n"

@@ -5,10 +5,11 @@ import re
 
 import yaml
 
-from .document import KINDS, PARAM_TYPES, Parameter
+from .document import KINDS, PARAM_TYPES, RECOVERY_FROM, TARGET_NAMES, Parameter
 from .params import convert
+from .step_attributes import parse_duration
 
-KEYS = ("title", "kind", "services", "alerts", "severity", "owner", "tags", "parameters")
+KEYS = ("title", "kind", "services", "alerts", "severity", "owner", "tags", "parameters", "targets")
 PARAM_KEYS = ("name", "type", "default", "required", "pattern", "choices", "description")
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -124,6 +125,35 @@ class _Reader:
 
     def read_tags(self, value):
         return self.names("tags", value)
+
+    def read_targets(self, value):
+        """{"detection": seconds, "recovery": seconds, "recovery_from": ...} of a drill."""
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            self.problem(self.line("targets"), "targets must be a mapping such as {detection: 5s, recovery: 60s}")
+            return None
+        targets, line = {}, self.line("targets")
+        for name, given in value.items():
+            if name == "recovery_from":
+                if given not in RECOVERY_FROM:
+                    self.problem(line, f"targets: recovery_from must be one of {', '.join(RECOVERY_FROM)}, "
+                                       f"not {given!r}")
+                else:
+                    targets[name] = given
+            elif name not in TARGET_NAMES:
+                self.problem(line, f"targets: unknown target {name!r} (known: {', '.join(TARGET_NAMES)}, "
+                                   "recovery_from)")
+            elif isinstance(given, bool) or (seconds := parse_duration(given)) is None or seconds <= 0:
+                self.problem(line, f"targets: {name} {given!r} is not a duration (write 5s, 60s or 5m)")
+            else:
+                targets[name] = seconds
+        if "recovery_from" in targets and "recovery" not in targets:
+            self.problem(line, "targets: recovery_from needs a recovery target")
+        if not any(name in targets for name in TARGET_NAMES):
+            return None
+        targets.setdefault("recovery_from", RECOVERY_FROM[0])
+        return targets
 
     def read_parameters(self, value):
         node = _child(self.node, "parameters")

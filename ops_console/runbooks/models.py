@@ -303,3 +303,34 @@ class Schedule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class DrillResult(models.Model):
+    """What one run of a drill measured against the drill's targets (drills.py
+    keeps it up to date as the run's steps finish, and gives the verdict when
+    the run ends). Times are the run's events; seconds count from T0."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="drill_result")
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="drill_results")
+    targets = models.JSONField(default=dict, help_text="The version's targets in seconds, as the run measured them")
+    # {event: {"at": iso, "by": "step" | "click", "step": number, "user": name}}
+    events = models.JSONField(default=dict, blank=True)
+    fault_injected_at = models.DateTimeField(null=True, blank=True, help_text="T0")
+    fault_removed_at = models.DateTimeField(null=True, blank=True, help_text="T1")
+    detected_at = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    detection_seconds = models.FloatField(null=True, blank=True)
+    recovery_seconds = models.FloatField(null=True, blank=True)
+    # Per target: True met, False missed, None not judged yet (or no such target).
+    detection_met = models.BooleanField(null=True, blank=True)
+    recovery_met = models.BooleanField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True, help_text="Every target met; null until the run ends")
+    over_budget = models.JSONField(default=list, blank=True, help_text="Titles of the phases over their budget")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-run_id"]
+
+    def __str__(self):
+        return f"drill result of {self.run}"

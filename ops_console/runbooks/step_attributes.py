@@ -3,6 +3,8 @@ info string): which apply to which kind, their values checked and turned
 into the normalised Step fields the engine uses (auto, timeout, ...)."""
 import re
 
+from .document import DRILL_EVENTS
+
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|m|min|mins|h|hr|hrs)?\s*$", re.I)
 DURATION_SECONDS = {None: 1, "ms": 0.001, "s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60,
                     "h": 3600, "hr": 3600, "hrs": 3600}
@@ -11,7 +13,8 @@ COMPARISON_RE = re.compile(r"^\s*(?:(<=|>=|==|!=|<|>)\s*[-+]?(?:\d+(?:\.\d+)?|\.
 HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 SAFE_HTTP_METHODS = ("GET", "HEAD", "OPTIONS")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-COMMON_ATTRS = {"title", "timeout", "on_failure", "retries", "queue", "confirm", "auto", "parallel"}
+# marks=detected: a drill records the moment this step observed the event (drills.py).
+COMMON_ATTRS = {"title", "timeout", "on_failure", "retries", "queue", "confirm", "auto", "parallel", "marks"}
 STEP_ATTRS = {
     "shell": COMMON_ATTRS | {"expect", "memory", "processes", "file_size"},
     "http": COMMON_ATTRS | {"expect", "expect_status", "method"},
@@ -78,6 +81,8 @@ class StepAttributes:
         step.parallel = bool(self.bool_attr(attrs, "parallel", line))
         auto = self.bool_attr(attrs, "auto", line)
         step.expect = attrs.get("expect")
+        if "marks" in attrs and attrs["marks"] not in DRILL_EVENTS:
+            self.problem(line, f"marks={attrs['marks']!r} must be one of {', '.join(DRILL_EVENTS)}")
         getattr(self, f"normalise_{step.kind}")(step, auto, line)
         if step.confirm:
             step.auto = False

@@ -36,3 +36,30 @@ def test_console_metrics_count_services(client):
     text = client.get("/metrics").content.decode()
     assert 'ops_console_services{kind="service"} 3.0' in text
     assert 'ops_console_services{kind="slo"} 7.0' in text
+
+
+def test_the_demo_services_are_the_library_file_s():
+    """One definition: the demo loads runbooks/services.yaml's entries for its three services."""
+    from ops_console.monitoring.management.commands.load_services import SHIPPED, read_services
+
+    demo.load(io.StringIO())
+    shipped = {e["slug"]: e for e in read_services(SHIPPED)}
+    for service in Service.objects.prefetch_related("slos", "panels"):
+        entry = shipped[service.slug]
+        assert service.selector == entry["selector"] and service.name == entry["name"]
+        assert [s.query for s in service.slos.all()] == [s["query"] for s in entry["slos"]]
+        assert [(s.target, s.error_query) for s in service.slos.all()] == [
+            (s.get("target"), s.get("error_query", "")) for s in entry["slos"]]
+        assert [p.query for p in service.panels.all()] == [p["query"] for p in entry["panels"]]
+    assert not hasattr(demo, "SERVICES")
+
+
+def test_a_changed_library_file_is_what_the_demo_loads(tmp_path, settings):
+    path = tmp_path / "services.yaml"
+    path.write_text("- {slug: ops-console, name: Console, selector: 'job=\"console\"'}\n"
+                    "- {slug: backend, name: Backend, selector: 'job=\"api\"'}\n"
+                    "- {slug: ai-core, name: AI, selector: 'job=\"ai\"'}\n")
+    demo.load(io.StringIO(), path=path)
+    assert dict(Service.objects.values_list("slug", "selector")) == {
+        "ops-console": 'job="console"', "backend": 'job="api"', "ai-core": 'job="ai"'}
+    assert Service.objects.get(slug="ops-console").links[0]["title"] == "Prometheus targets"

@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from ops_console.incidents import defaults
 from ops_console.incidents.models import Severity
 from ops_console.monitoring.models import Service
-from ops_console.runbooks import params
+from ops_console.runbooks import drills, params
 from ops_console.runbooks.executors import compare_samples
 from ops_console.runbooks.parser import parse
 
@@ -275,19 +275,6 @@ def test_the_services_file_loads_once_and_keeps_what_an_admin_changed():
     assert Service.objects.get(slug="data-pipeline").slos.get(name="Availability").objective == 99.95
 
 
-def test_the_demo_defines_its_services_as_the_shipped_file_does():
-    # ops_console/monitoring/demo.py still carries its own copy of three of them (the standalone loads the
-    # file first, so the file's win there); they must not drift apart.
-    from ops_console.monitoring import demo
-
-    shipped = {s["slug"]: s for s in SERVICES}
-    for spec in demo.SERVICES:
-        mine = shipped[spec["slug"]]
-        assert spec["selector"] == mine["selector"]
-        assert [{k: v for k, v in slo.items() if v not in (None, "")} for slo in spec["slos"]] == mine["slos"]
-        assert spec["panels"] == mine["panels"]
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("text,message", [
     ("- {slug: x, name: X, selektor: 'job=\"x\"'}\n", "unknown keys selektor"),
@@ -506,8 +493,8 @@ def test_existing_installs_get_the_new_targets_unless_an_admin_changed_them():
 
 # --- drills' targets -------------------------------------------------------------------------------------
 
-# The detection and recovery targets of the reports' chaos tests, and the drill that runs each. They are
-# written in the drills' phase headings today (`## Detection (< 5s)`), which the parser reads as budgets.
+# The detection and recovery targets of the reports' chaos tests, and the drill that runs each. The drills
+# carry them in their front matter (`targets:`), which the console measures every run against (drills.py).
 DRILL_TARGETS = {
     # slug: (detection seconds or None, recovery seconds, (report, line))
     "gameday-ssd-failure": (5, 60, ("000", "| SSD Failure | <5s | <60s | Automatic |")),
@@ -521,6 +508,17 @@ DRILL_TARGETS = {
     "gameday-network-chaos": (None, 60, ("004", "- Full recovery within 60 seconds after chaos ends")),
     "gameday-resource-exhaustion": (None, 60, ("004", "- Full recovery within 60 seconds after chaos ends")),
 }
+# Recovery counted from the fault's removal (T1), and the words that say so; the others count from T0.
+RECOVERY_AFTER_REMOVAL = {
+    "gameday-ssd-failure": "recovers automatically in **< 60s** after the SSD returns",
+    "gameday-disk-full": "after cleanup it returns to\nnormal in **< 5 min**",
+    "gameday-network-partition": "after the partition heals",
+    "gameday-high-load": "back to normal **5-10 min**\nafter the load",
+    "gameday-circuit-breaker": "closed again **30-60s** after the dependency returns",
+    "gameday-pod-failure": "**full recovery within 60 seconds** after it ends",
+    "gameday-network-chaos": "**full recovery within 60 seconds** after the chaos",
+    "gameday-resource-exhaustion": "**full recovery within 60 seconds** after the\nstress ends",
+}
 
 
 def phase_seconds(doc, title):
@@ -528,11 +526,61 @@ def phase_seconds(doc, title):
     return None if phase is None or phase.budget_end_min is None else round(phase.budget_end_min * 60)
 
 
+def markers(doc):
+    """{event: [steps that record it]}: steps with marks=<event> and checklist items "<Label>: ..."."""
+    found = {}
+    for step in doc.steps:
+        if (event := drills.marked_event(step)) is not None:
+            found.setdefault(event, []).append(step)
+    return found
+
+
 @pytest.mark.parametrize("slug", sorted(DRILL_TARGETS))
 def test_the_drills_carry_the_reports_targets_where_the_console_reads_them(slug):
     detection, recovery, (report, line) = DRILL_TARGETS[slug]
     assert line in seed(report)
     doc = DOCS[slug]
+    expected = {"recovery": float(recovery),
+                "recovery_from": "fault_removed" if slug in RECOVERY_AFTER_REMOVAL else "fault_injected"}
+    if detection is not None:
+        expected["detection"] = float(detection)
+    assert doc.targets == expected
+    if slug in RECOVERY_AFTER_REMOVAL:
+        assert RECOVERY_AFTER_REMOVAL[slug] in (LIBRARY / f"{slug}.md").read_text()
+    # The headings say the same numbers to the people running it.
     if detection is not None:
         assert phase_seconds(doc, "Detection") == detection
     assert phase_seconds(doc, "Recovery") == recovery
+
+
+def test_every_drill_with_targets_is_in_the_table():
+    assert {slug for slug, doc in DOCS.items() if doc.targets} == set(DRILL_TARGETS)
+
+
+@pytest.mark.parametrize("slug", sorted(DRILL_TARGETS))
+def test_each_drill_records_the_moments_its_targets_need(slug):
+    doc = DOCS[slug]
+    found = markers(doc)
+    needed = {"fault_injected", "recovered"} | ({"detected"} if "detection" in doc.targets else set())
+    if doc.targets["recovery_from"] == "fault_removed":
+        needed.add("fault_removed")
+    assert needed <= set(found), f"{slug}: nothing records {needed - set(found)}"
+    for event, steps in found.items():
+        # At most one step observes an event, and at most one checklist item is the fallback click.
+        assert len([s for s in steps if s.kind != "manual"]) <= 1, (slug, event)
+        assert len([s for s in steps if s.kind == "manual"]) <= 1, (slug, event)
+    order = [min(s.index for s in found[e]) for e in ("fault_injected", "fault_removed", "recovered") if e in found]
+    assert order == sorted(order), f"{slug}: T0, T1 and recovered out of order"
+
+
+@pytest.mark.parametrize("slug", sorted(DRILL_TARGETS))
+def test_detection_is_a_wait_with_the_target_as_its_timeout(slug):
+    doc = DOCS[slug]
+    observers = [s for s in markers(doc).get("detected", []) if s.kind != "manual"]
+    if "detection" in doc.targets:
+        (step,) = observers
+        assert step.kind == "wait" and step.body.strip() and step.timeout == doc.targets["detection"]
+        assert step.on_failure == "continue", "a missed detection is a result, not the end of the drill"
+    detection = [p.index for p in doc.phases if p.title == "Detection"]
+    one_shot = [s.title for s in doc.steps if s.phase in detection and s.kind == "promql"]
+    assert one_shot == [], f"{slug}: one-shot checks right after T0 fail against a 15 s scrape: {one_shot}"
