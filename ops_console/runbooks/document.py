@@ -56,7 +56,7 @@ class Step:
     auto: bool = False              # runs without a click
     confirm: bool = False           # needs an explicit confirmation click even when auto
     timeout: float = 60.0           # seconds
-    on_failure: str = "stop"        # stop | continue
+    on_failure: str = "stop"        # stop | continue | report (a diagnostic: see step_attributes)
     retries: int = 0
     queue: str | None = None        # Celery queue (environment); None = default
     expect: str | None = None       # shell: regex; http: text; promql: comparison; wait: condition

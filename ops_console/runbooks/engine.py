@@ -99,7 +99,8 @@ def holds_back(item, step, doc):
 
 def _passed(step_run, step):
     """The run may move past this step."""
-    return step_run.status in StepRun.DONE or (step_run.status == StepRun.FAILED and step.on_failure == "continue")
+    return step_run.status in StepRun.DONE or (step_run.status == StepRun.FAILED
+                                               and step.on_failure in ("continue", "report"))
 
 
 def _advance(run, doc=None):
@@ -323,11 +324,14 @@ def finish_step(step_run, token, outcome, command="", *, doc):
               "command": command, "finished_at": timezone.now()}
     mine = StepRun.objects.filter(pk=step_run.pk, claim_token=token)
     step = doc.steps[step_run.index]
+    # A diagnostic (on_failure=report) whose check does not hold has found what it looks
+    # for: it did its job (succeeded, expectation not met) and the run goes on.
+    done = outcome.ok or (step.on_failure == "report" and outcome.expectation_met is False)
     with audit.atomic():
         run = _lock(step_run.run_id)
-        retry = not outcome.ok and not outcome.permanent and step_run.attempts <= step.retries \
+        retry = not done and not outcome.permanent and step_run.attempts <= step.retries \
             and not run.cancel_requested
-        status = None if retry else (StepRun.SUCCEEDED if outcome.ok else StepRun.FAILED)
+        status = None if retry else (StepRun.SUCCEEDED if done else StepRun.FAILED)
         if not mine.filter(status=StepRun.RUNNING).update(**values, **({"status": status} if status else {})):
             # The lease was lost (worker lost: its attempt is kept as lost) or the run was
             # cancelled: keep what it printed in the cancelled attempt, decide nothing.
@@ -337,7 +341,7 @@ def finish_step(step_run, token, outcome, command="", *, doc):
             return
         step_run.status = StepRun.RUNNING
         _set_fields(step_run, values)
-        StepAttempt.keep(step_run, StepAttempt.SUCCEEDED if outcome.ok else StepAttempt.FAILED)
+        StepAttempt.keep(step_run, StepAttempt.SUCCEEDED if done else StepAttempt.FAILED)
         if retry:
             _enqueue(step_run, step)
             return

@@ -15,28 +15,37 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def read_front_matter(lines, problem, *, lenient=False):
-    """(values, index of the first body line). problem(line, message[, severity])."""
-    if not lines or lines[0].strip() != "---":
-        return {}, 0
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
-    if end is None:
-        problem(1, "the front matter starting with --- is never closed (add a line with --- after it)")
-        return {}, 0
-    source = "\n".join(lines[1:end])
+def read_front_matter(source, problem, *, lenient=False):
+    """The values of the YAML between the --- lines (the Markdown reader
+    splits it from the body; it starts on the file's line 2).
+    problem(line, message[, severity])."""
     try:
         node, data = _load(source)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark else 1
-        problem(line, f"the front matter is not valid YAML: {getattr(exc, 'problem', None) or exc}")
-        return {}, end + 1
+        problem(_error_line(exc), f"the front matter is not valid YAML: {getattr(exc, 'problem', None) or exc}")
+        return {}
     if data is None:
-        return {}, end + 1
+        return {}
     if not isinstance(data, dict):
         problem(2, "the front matter must be a mapping of keys (title: ..., parameters: ...)")
-        return {}, end + 1
-    return _Reader(problem, lenient, node).read(data), end + 1
+        return {}
+    return _Reader(problem, lenient, node).read(data)
+
+
+# Constructs YAML notices are unfinished only where the next token starts (an
+# unclosed [ or ", a key without its colon): the problem is where they began.
+UNFINISHED = ("simple key", "flow sequence", "flow mapping", "quoted scalar")
+
+
+def _error_line(exc):
+    """The file's line of a YAML error (the YAML starts on line 2)."""
+    mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    if mark is None:
+        return 1
+    if context is not None and context.line < mark.line and any(
+            words in (exc.context or "") for words in UNFINISHED):
+        mark = context
+    return mark.line + 2
 
 
 def _load(source):

@@ -1,4 +1,8 @@
 """Markdown runbook -> RunbookDocument (the contract is runbooks/README.md).
+The one reader of the format is markdown-it-py: its tokens say where the
+front matter, the headings, the fenced blocks and the task items are, with
+their source lines (token.map); what is not a step or a phase is kept as the
+Markdown prose around them, line for line.
 parse() never raises on bad input: everything wrong comes back as a Problem
 with its line, and the document holds as much as could be understood.
 parse(lenient=True) / import_markdown() read plain Markdown runbooks written
@@ -7,16 +11,19 @@ import re
 import shlex
 from pathlib import PurePath
 
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
+
 from .document import SHELL_ALIASES, Parameter, Phase, Problem, RunbookDocument, Step
 from .front_matter import read_front_matter
 from .markdown_import import rewrite_blanks
-from .params import TEXT_TYPES, is_constrained, placeholders
+from .params import PLACEHOLDER_RE, TEXT_TYPES, is_constrained, placeholders
 from .shell_commands import unsafe_placeholders
 from .step_attributes import STEP_ATTRS, StepAttributes, parse_duration  # noqa: F401 (parse_duration: API)
 
-FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-TASK_RE = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+\[[ xX]\][ \t]+(?P<text>.+)$")
+# The same CommonMark reading the pages render with (ui/markdown.py).
+MARKDOWN = MarkdownIt("commonmark").use(front_matter_plugin).use(tasklists_plugin)
 BUDGET_RE = re.compile(r"\((?P<inner>[^()]*\d\s*(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b[^()]*)\)\s*$",
                        re.I)
 BUDGET_INNER_RE = re.compile(
@@ -31,6 +38,7 @@ UNIT_MINUTES = {
 PHASE_MARKER_RE = re.compile(r"[ \t]*\{[ \t]*(?P<word>[A-Za-z_-]+)[ \t]*\}[ \t]*$")
 # Code blocks that are plainly samples (shown as text, never run).
 SAMPLE_LANGS = {"", "text", "txt", "plain", "plaintext", "output", "log", "logs", "none"}
+BULLETS = ("-", "*", "+")   # "1. [ ] x" is a numbered line that starts with brackets, not a task item
 
 IMPORTED_PATTERN = r"^[A-Za-z0-9._:/-]+$"
 
@@ -77,6 +85,30 @@ def _camel_alert_name(text):
     return None
 
 
+def blocks(tokens, offset=0):
+    """The parts of a token stream the format gives a meaning to, in source
+    order: (first line, end line, kind, token, text), 0-based lines as in
+    token.map (end exclusive), shifted by offset. Headings count only at the
+    top of the document (a heading inside a list or quote is prose); fenced
+    blocks and task items count wherever they are."""
+    found = []
+    for i, token in enumerate(tokens):
+        if token.map is None:
+            continue
+        start, end = token.map[0] + offset, token.map[1] + offset
+        if token.type == "heading_open" and token.level == 0:
+            found.append((start, end, "heading", token, tokens[i + 1].content))
+        elif token.type == "fence":
+            found.append((start, end, "fence", token, token.content))
+        elif (token.type == "list_item_open" and token.markup in BULLETS
+              and "task-list-item" in str(token.attrGet("class") or "")
+              and tokens[i + 1].type == "paragraph_open"):
+            paragraph = tokens[i + 1]
+            found.append((paragraph.map[0] + offset, paragraph.map[1] + offset, "task", token,
+                          tokens[i + 2].content))
+    return sorted(found, key=lambda block: block[0])
+
+
 class _Parser:
     def __init__(self, text, path, slug, lenient):
         self.text = (text or "").lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -85,7 +117,9 @@ class _Parser:
         self.problems = []
         self.attributes = StepAttributes(self.problem, lenient=lenient)
         self.doc = RunbookDocument(slug=slug or slug_from_path(path), title="", imported=lenient)
+        self.lines = self.text.split("\n")
         self.prose = []          # Markdown lines waiting for the step they explain
+        self.body_lines = {}     # step index -> the source line (1-based) of each line of its body
         self.h1 = None
         self.seen_structure = False   # a phase or a step has started
 
@@ -93,10 +127,15 @@ class _Parser:
         self.problems.append(Problem(self.path, line, message, severity))
 
     def run(self):
-        lines = self.text.split("\n")
-        meta, body_start = read_front_matter(lines, self.problem, lenient=self.lenient)
-        self.apply_front_matter(meta)
-        self.walk(lines, body_start)
+        tokens = MARKDOWN.parse(self.text)
+        start = 0
+        if tokens and tokens[0].type == "front_matter":
+            # Its YAML starts on line 2, after the opening ---.
+            self.apply_front_matter(read_front_matter(tokens[0].content, self.problem, lenient=self.lenient))
+            start = tokens[0].map[1]
+        elif self.lines[0].strip() == "---":
+            self.problem(1, "the front matter starting with --- is never closed (add a line with --- after it)")
+        self.walk(blocks(tokens), start)
         self.finish()
         self.problems.sort(key=lambda p: p.line)
         return self.doc, self.problems
@@ -112,35 +151,40 @@ class _Parser:
         doc.severity = meta.get("severity")
         doc.owner = meta.get("owner", "")
         doc.parameters = meta.get("parameters", [])
+        for key, value in meta.items():     # keys a newer document knows (targets, ...)
+            if not hasattr(doc, key) or key in ("title", "kind", "services", "alerts", "tags", "severity", "owner",
+                                                "parameters"):
+                continue
+            setattr(doc, key, value)
 
     # --- body -------------------------------------------------------------------
 
-    def walk(self, lines, start):
-        i = start
-        while i < len(lines):
-            line, number = lines[i], i + 1
-            fence = FENCE_RE.match(line)
-            if fence and not (fence.group("fence")[0] == "`" and "`" in fence.group("info")):
-                i = self.fenced_block(lines, i, fence)
+    def walk(self, found, cursor):
+        """Every line from cursor on is prose unless a block claims it."""
+        lines = self.lines
+        while found:
+            start, end, kind, token, text = found.pop(0)
+            if start < cursor:
                 continue
-            heading = HEADING_RE.match(line)
-            if heading:
-                self.heading(len(heading.group(1)), (heading.group(2) or "").strip(), number, line)
-                i += 1
-                continue
-            task = TASK_RE.match(line)
-            if task:
-                i = self.task_item(lines, i, task)
-                continue
-            self.prose.append(line)
-            i += 1
+            self.prose.extend(lines[cursor:start])
+            cursor = end
+            if kind == "heading":
+                self.heading(int(token.tag[1:]), text.strip(), start + 1, lines[start:end], token.markup)
+            elif kind == "task":
+                self.add_step("manual", "\n".join(ln.strip() for ln in text.strip().split("\n")), {}, start + 1,
+                              list(range(start + 1, end + 1)))
+            else:
+                cursor = self.fenced_block(token, text, start, end)
+                if cursor < end:    # an unclosed block ended early: what follows is read again
+                    found = blocks(MARKDOWN.parse("\n".join(lines[cursor:])), cursor)
+        self.prose.extend(lines[cursor:])
 
-    def heading(self, level, text, number, line):
+    def heading(self, level, text, number, raw, markup):
         if level == 1 and self.h1 is None and not self.seen_structure:
             self.h1 = text
             return
         if level != 2:
-            self.prose.append(line)
+            self.prose.extend(raw)
             return
         self.flush_prose_to_parent()
         self.seen_structure = True
@@ -195,28 +239,26 @@ class _Parser:
 
     # --- steps ------------------------------------------------------------------
 
-    def fenced_block(self, lines, i, fence):
-        indent, marker, info = len(fence.group("indent")), fence.group("fence"), fence.group("info").strip()
-        opened_at = i + 1
-        close_re = re.compile(rf"^[ \t]*{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$")
-        j = i + 1
-        while j < len(lines) and not close_re.match(lines[j]):
-            j += 1
-        if j >= len(lines):
+    def fenced_block(self, token, body, start, end):
+        """Reads one fenced block; returns the line where reading goes on."""
+        marker, info, opened_at = token.markup, token.info.strip(), start + 1
+        raw = self.lines[start:end]
+        if not _closed(raw, marker):
             if not self.lenient:
                 self.problem(opened_at, f"code block opened with {marker} is never closed")
-                self.prose.extend(lines[i:])
-                return len(lines)
+                self.prose.extend(self.lines[start:])
+                return len(self.lines)
             # A person's runbook: end the block where the next section starts.
-            j = next((k for k in range(i + 1, len(lines)) if re.match(r"^#{1,2}\s", lines[k])), len(lines))
-            self.problem(opened_at, f"code block opened with {marker} is never closed: it ends at line {j}",
+            stop = next((k for k in range(start + 1, len(self.lines)) if re.match(r"^#{1,2}\s", self.lines[k])),
+                        len(self.lines))
+            self.problem(opened_at, f"code block opened with {marker} is never closed: it ends at line {stop}",
                          "warning")
-            body = "\n".join(_dedent(lines[i + 1:j], indent))
-            self.code_block(info, body, opened_at, lines[i:j] + [marker])
-            return j
-        body = "\n".join(_dedent(lines[i + 1:j], indent))
-        self.code_block(info, body, opened_at, lines[i:j + 1])
-        return j + 1
+            indent = len(self.lines[start]) - len(self.lines[start].lstrip(" \t"))
+            body = "\n".join(_dedent(self.lines[start + 1:stop], indent))
+            self.code_block(info, body, opened_at, self.lines[start:stop] + [marker])
+            return stop
+        self.code_block(info, body, opened_at, raw)
+        return end
 
     def code_block(self, info, body, line, raw):
         try:
@@ -226,6 +268,7 @@ class _Parser:
             words = info.split()
         word = words[0].lower() if words else ""
         kind = "shell" if word in SHELL_ALIASES else word
+        body_lines = list(range(line + 1, line + 1 + len(body.split("\n"))))
         if self.lenient:
             if kind == "shell" and self.lenient_shell_step(word, body, line):
                 return
@@ -251,15 +294,16 @@ class _Parser:
                 self.problem(line, f"attribute {key!r} is given twice")
             attrs[key] = value
         if word == "console":
-            body = _console_commands(body)
+            body, kept = _console_commands(body)
+            body_lines = [body_lines[i] for i in kept]
         elif kind == "shell" and any(ln.startswith("$ ") for ln in body.splitlines()):
             self.problem(line, "lines starting with '$ ' look like a console transcript: use ```console so only "
                                "the commands run", "warning")
-        self.add_step(kind, body, attrs, line)
+        self.add_step(kind, body, attrs, line, body_lines)
 
     def lenient_shell_step(self, word, body, line):
         if word == "console" or any(_is_prompt(ln) for ln in body.splitlines()):
-            body = _console_commands(body)
+            body, _ = _console_commands(body)
         if not any(ln.strip() and not ln.strip().startswith("#") for ln in body.splitlines()):
             return False
         body, blanks = rewrite_blanks(body)
@@ -269,40 +313,33 @@ class _Parser:
                 known.add(name)
                 self.doc.parameters.append(Parameter(name=name, type="string", required=True,
                                                      pattern=IMPORTED_PATTERN, description=description, line=line))
-        self.add_step("shell", body, {}, line)
+        self.add_step("shell", body, {}, line, [])
         return True
 
-    def task_item(self, lines, i, match):
-        indent = len(match.group("indent"))
-        text = [match.group("text").strip()]
-        j = i + 1
-        while j < len(lines):
-            nxt = lines[j]
-            if not nxt.strip() or TASK_RE.match(nxt) or FENCE_RE.match(nxt) or HEADING_RE.match(nxt):
-                break
-            if len(nxt) - len(nxt.lstrip()) <= indent and re.match(r"^\s*([-*+]|\d+[.)])\s", nxt):
-                break
-            text.append(nxt.strip())
-            j += 1
-        self.add_step("manual", "\n".join(text), {}, i + 1)
-        return j
-
-    def add_step(self, kind, body, attrs, line):
+    def add_step(self, kind, body, attrs, line, body_lines):
         explanation = self.take_explanation()
         step = Step(index=len(self.doc.steps), kind=kind, title="", body=body.strip("\n"), attrs=dict(attrs),
                     explanation=explanation, phase=self.doc.phases[-1].index if self.doc.phases else None,
                     line=line)
-        self.attributes.normalise(step, line)
+        # The body loses its leading blank lines: so does its map to the source.
+        leading = len(body) - len(body.lstrip("\n"))
+        self.body_lines[step.index] = body_lines[leading:]
+        self.attributes.normalise(step, line, self.source_line(step, 0) if body_lines else None)
         step.params = placeholders(step.body)
         self.doc.steps.append(step)
+
+    def source_line(self, step, offset):
+        """The file's line of line `offset` of the step's body (the step's own line when unknown)."""
+        lines = self.body_lines.get(step.index) or []
+        return lines[offset] if 0 <= offset < len(lines) else step.line
 
     # --- parameters used by steps ------------------------------------------------
 
     def check_shell_quoting(self, step, declared):
         constrained = {name for name, param in declared.items() if is_constrained(param)}
         for name, offset, reason in unsafe_placeholders(step.body, constrained):
-            self.problem(step.line + 1 + offset, f"{{{{ {name} }}}} is {reason}: use the parameter as an argument "
-                                                 "of a program that treats it as data")
+            self.problem(self.source_line(step, offset), f"{{{{ {name} }}}} is {reason}: use the parameter as an "
+                                                         "argument of a program that treats it as data")
 
     def check_placeholders(self):
         declared = {p.name: p for p in self.doc.parameters}
@@ -311,9 +348,9 @@ class _Parser:
             for name in step.params:
                 used.add(name)
                 if name not in declared:
-                    self.problem(step.line, f"{{{{ {name} }}}} is not a declared parameter "
-                                            "(declare it under parameters: in the front matter, or write \\{{ "
-                                            "for literal braces)")
+                    self.problem(self.placeholder_line(step, name),
+                                 f"{{{{ {name} }}}} is not a declared parameter (declare it under parameters: in "
+                                 "the front matter, or write \\{{ for literal braces)")
                 elif step.kind == "shell":
                     declared[name].shell = True
             if step.kind == "shell":
@@ -332,6 +369,22 @@ class _Parser:
             if param.name not in used and not self.lenient:
                 self.problem(param.line, f"parameter {param.name!r} is declared but no step uses it", "warning")
 
+    def placeholder_line(self, step, name):
+        for offset, text in enumerate(step.body.split("\n")):
+            if any(match.group(1) == name for match in PLACEHOLDER_RE.finditer(text)):
+                return self.source_line(step, offset)
+        return step.line
+
+
+def _closed(raw, marker):
+    """Whether a fence token's lines end with its closing fence (markdown-it
+    runs an unclosed block to the end of its container). Quote markers in
+    front of the line are not part of the fence."""
+    if len(raw) < 2:
+        return False
+    last = re.sub(r"^[ \t>]*", "", raw[-1]).rstrip()
+    return len(last) >= len(marker) and set(last) == {marker[0]}
+
 
 def _dedent(lines, indent):
     out = []
@@ -342,13 +395,14 @@ def _dedent(lines, indent):
 
 
 def _console_commands(body):
-    """Keep the commands of a console transcript: lines after "$ " (and
-    their backslash continuations); the rest is sample output. A transcript
-    without any prompt keeps its first command."""
+    """(commands, [index of each kept line]): the commands of a console
+    transcript are the lines after "$ " (and their backslash continuations);
+    the rest is sample output. A transcript without any prompt keeps its
+    first command."""
     lines = body.splitlines()
     prompted = any(_is_prompt(line) for line in lines)
-    commands, continuing = [], False
-    for line in lines:
+    commands, kept, continuing = [], [], False
+    for i, line in enumerate(lines):
         stripped = line.lstrip()
         if continuing:
             commands.append(line)
@@ -358,11 +412,11 @@ def _console_commands(body):
             commands.append(stripped)
         else:
             continue
+        kept.append(i)
         continuing = line.rstrip().endswith("\\")
-    return "\n".join(commands)
+    return "\n".join(commands), kept
 
 
 def _is_prompt(line):
     stripped = line.lstrip()
     return stripped.startswith("$ ") or stripped == "$"
-

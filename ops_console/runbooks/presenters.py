@@ -1,6 +1,5 @@
 """What the run and runbook pages show: the run's steps joined with their
 parsed definitions, and which buttons this user may press."""
-import re
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
@@ -10,18 +9,6 @@ from ops_console.ui.markdown import render as render_markdown
 from . import engine
 from .models import StepAttempt, StepRun
 
-
-# ```shell title="x" auto=true -> ```shell: Python-Markdown reads only a bare language word.
-FENCE_INFO = re.compile(r"^([ \t]*(?:`{3,}|~{3,}))[ \t]*([\w+-]+)[^\n`]*$", re.MULTILINE)
-
-
-def runbook_body(source):
-    """The Markdown to show: without its YAML front matter, fences with their kind only."""
-    if source.startswith("---\n"):
-        end = source.find("\n---", 4)
-        if end != -1:
-            source = source[end + 4:].lstrip("\n")
-    return FENCE_INFO.sub(r"\1\2", source)
 
 
 def earlier_attempts(step_run):

@@ -23,6 +23,9 @@ STEP_ATTRS = {
     "approval": {"title", "ttl", "on_failure", "queue", "auto", "confirm", "parallel"},
 }
 ALL_ATTRS = set().union(*STEP_ATTRS.values())
+# stop: the run stops; continue: it goes on; report: a diagnostic, whose unmet expectation is
+# what it found (the step succeeds with expectation_met False) and whose error does not stop the run.
+ON_FAILURE = ("stop", "continue", "report")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_WAIT_INTERVAL = 15.0
 TITLE_LENGTH = 80
@@ -59,7 +62,9 @@ class StepAttributes:
         self.problem = problem
         self.lenient = lenient
 
-    def normalise(self, step, line):
+    def normalise(self, step, line, body_line=None):
+        """line: the fence's (where the attributes are); body_line: the body's first line."""
+        self.body_line = body_line or line + 1
         attrs = step.attrs
         for key in attrs:
             if key not in ALL_ATTRS:
@@ -69,8 +74,8 @@ class StepAttributes:
         step.title = attrs.get("title") or _short(step.body) or f"{step.kind} step"
         step.timeout = self.duration_attr(attrs, "timeout", line) or DEFAULT_TIMEOUT
         step.on_failure = attrs.get("on_failure", "stop")
-        if step.on_failure not in ("stop", "continue"):
-            self.problem(line, f"on_failure must be stop or continue, not {step.on_failure!r}")
+        if step.on_failure not in ON_FAILURE:
+            self.problem(line, f"on_failure must be stop, continue or report, not {step.on_failure!r}")
             step.on_failure = "stop"
         step.retries = self.int_attr(attrs, "retries", line, 0, 10)
         step.queue = attrs.get("queue") or None
@@ -113,7 +118,7 @@ class StepAttributes:
             if attrs_method and attrs_method != method:
                 self.problem(line, f"method={attrs_method} contradicts the request line ({method})")
         elif first and first[0].isalpha() and first[0].isupper() and len(first) > 1:
-            self.problem(line + 1, f"unknown HTTP method {first[0]!r} (known: {', '.join(HTTP_METHODS)})")
+            self.problem(self.body_line, f"unknown HTTP method {first[0]!r} (known: {', '.join(HTTP_METHODS)})")
         method = method or "GET"
         if method not in HTTP_METHODS:
             self.problem(line, f"unknown HTTP method {method!r} (known: {', '.join(HTTP_METHODS)})")

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from . import schedule_views, views
+from . import coverage_views, import_views, schedule_views, views
 
 app_name = "runbooks"
 urlpatterns = [
     path("runbooks/", views.index, name="index"),
+    path("runbooks/import/", import_views.import_runbooks, name="import"),   # before <slug>
+    path("runbooks/coverage/", coverage_views.coverage, name="coverage"),   # before <slug>
     path("runbooks/<slug:slug>/", views.detail, name="detail"),
     path("runbooks/<slug:slug>/diff/", views.diff, name="diff"),
     path("runbooks/<slug:slug>/edit/", views.edit, name="edit"),

@@ -18,9 +18,9 @@ from ops_console.audit.models import AuditEntry
 from ops_console.ui.access import require
 from ops_console.ui.markdown import render as render_markdown
 
-from . import engine, library
+from . import engine, importer, library
 from .models import Run, Runbook, RunbookVersion, StepRun
-from .presenters import run_view, runbook_body
+from .presenters import run_view
 
 PER_PAGE = 25
 INCIDENT_REF = re.compile(r"^[A-Z][A-Z0-9]{0,15}-\d{1,10}$")
@@ -72,7 +72,7 @@ def detail(request, slug):
     doc = version.parsed()
     phases = {phase.index: phase for phase in doc.phases}
     return render(request, "runbooks/detail.html", {
-        "runbook": runbook, "version": version, "doc": doc, "body": render_markdown(runbook_body(version.source)),
+        "runbook": runbook, "version": version, "doc": doc, "body": render_markdown(version.source),
         "steps": [(step, phases.get(step.phase), engine.needs_person(step)) for step in doc.steps],
         "versions": runbook.versions.select_related("created_by").order_by("-number"),
         "recent_runs": runbook.runs.select_related("started_by", "version")[:10],
@@ -100,7 +100,10 @@ def edit(request, slug):
     problems = []
     if request.method == "POST":
         text = request.POST.get("source", "").replace("\r\n", "\n")
-        saved = library.save_text(text, slug=runbook.slug, path=runbook.source_path, actor=request.user)
+        if runbook.current_version and runbook.current_version.document.get("imported"):
+            saved = importer.save_edit(text, runbook=runbook, actor=request.user)   # its own front matter is kept
+        else:
+            saved = library.save_text(text, slug=runbook.slug, path=runbook.source_path, actor=request.user)
         problems = saved.problems
         for note in saved.notes:   # promtool missing: saved, but the PromQL was not checked
             messages.warning(request, note)

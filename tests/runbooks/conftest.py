@@ -50,3 +50,37 @@ def flaky_server():
     server = FlakyServer()
     yield server
     server.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def shipped_rules_prometheus(tmp_path_factory):
+    """A real Prometheus with the shipped alert rules (deploy/prometheus/rules/,
+    ServiceDown's `for: 1m` shortened to 1s) plus one rule no runbook answers
+    (UnansweredAlert), scraping job backend on a port where nothing listens:
+    ServiceDown fires within seconds. `.base_url` is the console address the
+    rules' runbook_url annotations point to."""
+    import yaml
+
+    from devstack import services
+    from tests.monitoring import stack
+
+    workdir = tmp_path_factory.mktemp("shipped-rules")
+    port, dead = services.free_port(), services.free_port()
+    base_url = f"http://127.0.0.1:{services.free_port()}"
+    (workdir / "conf").mkdir()
+    conf = stack.render(workdir / "conf", console_url=base_url, prometheus_port=port,
+                        alertmanager_port=services.free_port(), interval="1s", token_file=workdir / "token")
+    (conf / "targets" / "backend.json").write_text(f'[{{"targets": ["127.0.0.1:{dead}"]}}]')
+    rules_file = conf / "rules" / "slo_violations.yml"
+    rules = yaml.safe_load(rules_file.read_text())
+    for rule in rules["groups"][0]["rules"]:
+        if rule["alert"] == "ServiceDown":
+            rule["for"] = "1s"
+    rules_file.write_text(yaml.safe_dump(rules, sort_keys=False))
+    (conf / "rules" / "unanswered.yml").write_text(
+        "groups:\n  - name: unanswered\n    rules:\n      - alert: UnansweredAlert\n        expr: vector(1)\n"
+        "        labels: {severity: warning}\n        annotations: {summary: no runbook answers this}\n")
+    server = services.Prometheus(port, conf / "prometheus.yml", workdir / "data").start()
+    server.base_url, server.dead_target = base_url, f"127.0.0.1:{dead}"
+    yield server
+    server.stop()

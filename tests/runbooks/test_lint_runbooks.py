@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from ops_console.runbooks.front_matter import KEYS
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,8 +26,7 @@ def lint(*args):
 
 def test_errors_are_listed_with_file_and_line_and_fail():
     lines, failure = lint(DATA / "broken.md")
-    assert f"{DATA / 'broken.md'}:3: error: unknown front matter key 'flavour' (known: title, kind, services, " \
-           "alerts, severity, owner, tags, parameters)" in lines
+    assert f"{DATA / 'broken.md'}:3: error: unknown front matter key 'flavour' (known: {', '.join(KEYS)})" in lines
     assert f"{DATA / 'broken.md'}:35: error: code block opened with ``` is never closed" in lines
     assert failure == "1 runbook(s) checked: 11 error(s), 4 warning(s)"
 
@@ -120,3 +121,27 @@ def test_two_files_with_one_slug_are_an_error_naming_both(tmp_path):
     message = "error: a/same.md and b/same.md would both be the runbook 'same': rename one (neither is loaded)"
     assert lines == [f"{tmp_path / 'a' / 'same.md'}:0: {message}", f"{tmp_path / 'b' / 'same.md'}:0: {message}"]
     assert failure == "2 runbook(s) checked: 2 error(s), 0 warning(s)"
+
+
+# Each problem on the line that holds it (the YAML line itself, the placeholder's own line, not the
+# line after or the fence); test_a_promql_syntax_error_is_named_with_the_query_line does the query's.
+WRONG_LINES = {
+    "hugo.md": "---\ntitle: KubePodCrashLooping\nweight: 20\nbookCollapseSection: true\n---\n- [ ] Look at the pod\n",
+    "yaml.md": "---\ntitle: Bad YAML\nowner platform\ntags: [a]\n---\n- [ ] Look\n",
+    "placeholder.md": "---\ntitle: P\n---\n```shell title=\"Restart\"\necho start\nsystemctl restart {{ unit }}\n```\n",
+}
+
+
+def test_every_problem_names_its_own_line(tmp_path):
+    for name, text in WRONG_LINES.items():
+        (tmp_path / name).write_text(text)
+    lines, failure = lint(tmp_path)
+    known = ", ".join(KEYS)
+    assert lines == [
+        f"{tmp_path / 'hugo.md'}:3: error: unknown front matter key 'weight' (known: {known})",
+        f"{tmp_path / 'hugo.md'}:4: error: unknown front matter key 'bookCollapseSection' (known: {known})",
+        f"{tmp_path / 'placeholder.md'}:6: error: {{{{ unit }}}} is not a declared parameter (declare it under "
+        "parameters: in the front matter, or write \\{{ for literal braces)",
+        f"{tmp_path / 'yaml.md'}:3: error: the front matter is not valid YAML: could not find expected ':'",
+    ]
+    assert failure == "3 runbook(s) checked: 4 error(s), 0 warning(s)"
