@@ -169,6 +169,7 @@ def escalation_checks(table, facts, load_began_at):
 
 def delivery_checks(table, facts, received, receiver_url):
     statuses = facts["deliveries"] or {}
+    apprise_url = "json://" + receiver_url.removeprefix("http://")   # contact methods are Apprise URLs
     total = sum(statuses.values())
     delivered = statuses.get("delivered", 0)
     table.check("page deliveries delivered", total, f"{delivered} " + ", ".join(
@@ -184,5 +185,5 @@ def delivery_checks(table, facts, received, receiver_url):
     table.check("  pages received twice on one channel", 0,
                 f"{len(repeats)} ({len(keyed)} with the same Idempotency-Key)", not repeats)
     missing = {address: n for address, n in (facts["delivered_by_address"] or {}).items()
-               if n > sum(1 for (path, _) in by_page if receiver_url + path == address)}
+               if n > sum(1 for (path, _) in by_page if apprise_url + path == address)}
     table.check("  delivered in the database, never received", 0, _few(missing), not missing)

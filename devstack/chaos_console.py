@@ -50,15 +50,15 @@ def setup(payload):
                                                Rotation, RotationMember)
 
     User = get_user_model()
-    receiver = payload["receiver"]
+    receiver = "json://" + payload["receiver"].removeprefix("http://")   # Apprise's JSON webhook
     User.objects.get_or_create(username="chaos")
     for slug in ROLES:
         user, _ = User.objects.get_or_create(username=slug.replace("-", "_"))
         rotation, _ = Rotation.objects.update_or_create(role=ResponseRole.objects.get(slug=slug),
                                                         defaults={"starts_on": date(2020, 1, 6)})
         RotationMember.objects.get_or_create(rotation=rotation, user=user, position=0)
-        ContactMethod.objects.create(user=user, channel="webhook", address=f"{receiver}/person/{user.username}")
-    ContactMethod.objects.create(user=None, channel="webhook", address=f"{receiver}/team")
+        ContactMethod.objects.create(user=user, url=f"{receiver}/person/{user.username}")
+    ContactMethod.objects.create(user=None, url=f"{receiver}/team")
     policy = EscalationPolicy.objects.get(severity="P1", service=None)
     policy.levels.all().delete()
     for position, (slug, minutes, stop_on, repeat) in enumerate(payload["levels"], start=1):

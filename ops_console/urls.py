@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from ops_console.ui import views as ui_views
+from ops_console.escalation import home_views
 
 urlpatterns = [
-    path("", ui_views.home, name="home"),
+    path("", home_views.home, name="home"),  # pages and open incidents first
     path("", include("ops_console.health.urls")),
     path("accounts/", include("ops_console.accounts.urls")),
     path("audit/", include("ops_console.audit.urls")),

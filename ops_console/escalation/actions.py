@@ -10,8 +10,8 @@ from ops_console.incidents.actions import do_acknowledge
 from ops_console.incidents.models import TransitionNotAllowed
 
 from . import acklink
-from .models import (EscalationLevel, EscalationPolicy, MaintenanceWindow, Page, Rotation, RotationMember,
-                     RotationOverride, ScheduledLevel)
+from .models import (ContactMethod, EscalationLevel, EscalationPolicy, MaintenanceWindow, Page, Rotation,
+                     RotationMember, ScheduledLevel)
 
 
 def _acknowledge(page, *, acting_user, via, now):
@@ -63,25 +63,6 @@ def do_save_rotation(role, *, handover_weekday, handover_time, timezone_name, st
                                        for n, user in enumerate(members))
     record("rotation.saved", obj=rotation, actor=acting_user, before=before, after=_rotation_data(rotation))
     return rotation
-
-
-@audit.atomic
-def do_add_override(rotation, *, user, starts_at, ends_at, reason, acting_user):
-    if ends_at <= starts_at:
-        raise ValidationError("An override must end after it starts.")
-    override = RotationOverride.objects.create(rotation=rotation, user=user, starts_at=starts_at, ends_at=ends_at,
-                                               reason=reason)
-    record("rotation.override_added", obj=rotation, actor=acting_user,
-           after={"user": user.get_username(), "starts_at": starts_at, "ends_at": ends_at, "reason": reason})
-    return override
-
-
-@audit.atomic
-def do_remove_override(override, *, acting_user):
-    record("rotation.override_removed", obj=override.rotation, actor=acting_user,
-           before={"user": override.user.get_username(), "starts_at": override.starts_at,
-                   "ends_at": override.ends_at, "reason": override.reason})
-    override.delete()
 
 
 def _levels_data(policy):
@@ -156,3 +137,53 @@ def do_end_window(window, *, acting_user, now=None):
     ScheduledLevel.objects.filter(held_by=window, status=ScheduledLevel.PENDING, due_at__gt=now).update(due_at=now)
     record("maintenance.ended", obj=window, actor=acting_user, before=before, after=_window_data(window))
     return window
+
+
+def _method_data(method):
+    # The audit log keeps the masked URL: a secret is never written twice.
+    return {"url": method.masked_url, "label": method.label, "delay_minutes": method.delay_minutes,
+            "position": method.position, "enabled": method.enabled}
+
+
+@audit.atomic
+def do_add_contact_method(user, *, url, label="", delay_minutes=0, acting_user):
+    """url: an Apprise URL the form has checked (ContactMethodForm)."""
+    last = ContactMethod.objects.filter(user=user).order_by("-position").values_list("position", flat=True).first()
+    method = ContactMethod.objects.create(user=user, url=url, label=label, delay_minutes=delay_minutes,
+                                          position=0 if last is None else last + 1)
+    record("contact_method.added", obj=method, actor=acting_user, after={"user": user.get_username(),
+                                                                          **_method_data(method)})
+    return method
+
+
+@audit.atomic
+def do_change_contact_method(method, *, delay_minutes, enabled, acting_user):
+    before = _method_data(method)
+    method.delay_minutes, method.enabled = delay_minutes, enabled
+    method.save(update_fields=["delay_minutes", "enabled"])
+    record("contact_method.changed", obj=method, actor=acting_user, before=before, after=_method_data(method))
+    return method
+
+
+@audit.atomic
+def do_move_contact_method(method, *, up, acting_user):
+    """Swap the method with its neighbour in the person's order (up: earlier)."""
+    mine = list(ContactMethod.objects.select_for_update().filter(user=method.user_id).order_by("position", "pk"))
+    index = next(n for n, m in enumerate(mine) if m.pk == method.pk)
+    other = index - 1 if up else index + 1
+    if not 0 <= other < len(mine):
+        return method
+    mine[index], mine[other] = mine[other], mine[index]
+    for position, m in enumerate(mine):
+        if m.position != position:
+            m.position = position
+            m.save(update_fields=["position"])
+    record("contact_method.moved", obj=method, actor=acting_user,
+           after={"order": [m.masked_url for m in mine]})
+    return method
+
+
+@audit.atomic
+def do_delete_contact_method(method, *, acting_user):
+    record("contact_method.deleted", obj=method, actor=acting_user, before=_method_data(method))
+    method.delete()

@@ -1,8 +1,7 @@
-from django import forms
 from django.contrib import admin
 
-from .channels import REGISTRY
-from .models import ContactMethod, Delivery, MaintenanceWindow, Page, ResponseRole
+from .forms import ContactMethodForm
+from .models import ContactMethod, Delivery, DeliveryAttempt, MaintenanceWindow, Page, ResponseRole
 
 
 @admin.register(ResponseRole)
@@ -12,14 +11,19 @@ class ResponseRoleAdmin(admin.ModelAdmin):
 
 @admin.register(ContactMethod)
 class ContactMethodAdmin(admin.ModelAdmin):
-    """Where pages go: a person's e-mail/webhook/chat, or (no user) a team channel."""
+    """Where pages go: a person's Apprise URLs, or (no user) a team channel. The
+    URL may hold secrets: shown masked; to change one, add a new method."""
 
-    class Form(forms.ModelForm):
-        channel = forms.ChoiceField(choices=lambda: [(kind, c.label) for kind, c in REGISTRY.items()])
+    form = ContactMethodForm
+    list_display = ["user", "label", "masked_url", "delay_minutes", "position", "enabled"]
+    list_filter = ["enabled"]
 
-    form = Form
-    list_display = ["user", "channel", "address", "enabled"]
-    list_filter = ["channel", "enabled"]
+    def get_fields(self, request, obj=None):
+        return (["user", "url", "label", "delay_minutes", "position", "enabled"] if obj is None
+                else ["user", "masked_url", "label", "delay_minutes", "position", "enabled"])
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["masked_url"] if obj else []
 
 
 @admin.register(Page)
@@ -28,11 +32,20 @@ class PageAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Page._meta.fields]
 
 
+class AttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["number", "started_at", "finished_at", "outcome", "error", "worker"]
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["page", "channel", "address", "status", "attempts", "next_attempt_at", "last_error"]
+    list_display = ["page", "channel", "masked_address", "status", "attempts", "next_attempt_at", "last_error"]
     list_filter = ["status", "channel"]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+    readonly_fields = [f.name for f in Delivery._meta.fields if f.name != "address"] + ["masked_address"]
+    exclude = ["address"]
+    inlines = [AttemptInline]
 
 
 @admin.register(MaintenanceWindow)

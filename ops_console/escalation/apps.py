@@ -13,7 +13,6 @@ class EscalationConfig(AppConfig):
     label = "escalation"
 
     def ready(self):
-        from . import channels  # noqa: F401 - registers the channel kinds
         from . import hooks
         from . import metrics  # noqa: F401 - registers the escalation collector for /metrics
         hooks.connect()  # the incidents app announces its changes; the engine listens

@@ -18,7 +18,7 @@ from ops_console.monitoring.models import Service
 
 from . import matrix, notify
 from .maintenance import active_windows, holding_window
-from .models import Escalation, EscalationLevel, Page, ScheduledLevel
+from .models import Delivery, Escalation, EscalationLevel, Page, ScheduledLevel
 from .oncall import Schedule, rotations_with_people
 
 log = logging.getLogger(__name__)
@@ -282,18 +282,39 @@ def audit(now=None):
     return fired
 
 
-def board_status(incidents):
-    """Who is paged, who is next and when, per incident, in three queries."""
+def board_status(incidents, now=None):
+    """Who is paged (and whose every channel failed), who is next, as a person
+    and a role, and when, per incident, in a fixed number of queries."""
     ids = [incident.pk for incident in incidents]
-    status = {pk: {"paged": [], "next_role": None, "next_at": None, "next_if": "", "level": None} for pk in ids}
+    status = {pk: {"paged": [], "failed": [], "channels": {}, "people": [], "next_role": None, "next_who": None,
+                   "next_at": None, "next_if": "", "level": None, "_next_slug": None} for pk in ids}
     generations = dict(Escalation.objects.filter(incident_id__in=ids).values_list("incident_id", "generation"))
     pages = Page.objects.filter(incident_id__in=ids).order_by("created_at", "pk")
-    for incident_id, user, role in pages.values_list("incident_id", "user__username", "role_name"):
+    for incident_id, user, role, failed_at in pages.values_list("incident_id", "user__username", "role_name",
+                                                                 "failed_at"):
         name = user or f"nobody ({role})"
         if name not in status[incident_id]["paged"]:
             status[incident_id]["paged"].append(name)
+        if failed_at and name not in status[incident_id]["failed"]:
+            status[incident_id]["failed"].append(name)
+    # Each person's channels on their latest page: what the board shows beside the name.
+    latest = Delivery.objects.filter(page__incident_id__in=ids).order_by("page__created_at", "page_id", "id")
+    for incident_id, user, page_id, channel, state, attempts, next_at in latest.values_list(
+            "page__incident_id", "page__user__username", "page_id", "channel", "status", "attempts",
+            "next_attempt_at"):
+        if not user:
+            continue
+        channels = status[incident_id]["channels"]
+        if channels.get(user, (None,))[0] != page_id:
+            channels[user] = (page_id, [])
+        channels[user][1].append({"channel": channel, "status": state, "attempts": attempts, "next_at": next_at})
+    for entry in status.values():
+        entry["people"] = [{"name": name, "failed": name in entry["failed"],
+                            "channels": entry["channels"].get(name, (None, []))[1]} for name in entry["paged"]]
+        del entry["channels"]
     rows = ScheduledLevel.objects.filter(incident_id__in=ids).exclude(status=CANCELLED).order_by("due_at", "level")
-    for row in rows.values("incident_id", "generation", "level", "status", "role_name", "due_at", "stop_on"):
+    for row in rows.values("incident_id", "generation", "level", "status", "role_name", "role_slug", "due_at",
+                           "stop_on"):
         entry = status[row["incident_id"]]
         if row["generation"] != generations.get(row["incident_id"]):
             continue
@@ -301,5 +322,15 @@ def board_status(incidents):
             entry["level"] = max(entry["level"] or 0, row["level"])
         elif entry["next_at"] is None:
             entry["next_role"], entry["next_at"] = row["role_name"], row["due_at"]
+            entry["_next_slug"] = row["role_slug"]
             entry["next_if"] = "if not acknowledged" if row["stop_on"] == EscalationLevel.ACK else "if unresolved"
+    if any(entry["_next_slug"] for entry in status.values()):
+        # Who holds each role when it is due: the person "Next escalation" will page.
+        schedules = {s.rotation.role.slug: s for s in map(Schedule, rotations_with_people(now or timezone.now()))}
+        for entry in status.values():
+            if entry["_next_slug"] in schedules:
+                holder = schedules[entry["_next_slug"]].holder(entry["next_at"])
+                entry["next_who"] = holder.get_username() if holder else None
+    for entry in status.values():
+        del entry["_next_slug"]
     return status

@@ -5,7 +5,8 @@ from django.contrib.auth import get_user_model
 
 from ops_console.monitoring.models import Service
 
-from .models import SEVERITIES, WEEKDAYS, EscalationLevel, ResponseRole
+from . import channels
+from .models import SEVERITIES, WEEKDAYS, ContactMethod, EscalationLevel, ResponseRole
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -91,3 +92,43 @@ class WindowForm(forms.Form):
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             raise forms.ValidationError("A maintenance window must end after it starts.")
         return data
+
+
+class RecurringWindowForm(forms.Form):
+    """A maintenance window that repeats: maintenance.do_create_recurring_window checks the rest."""
+
+    service = forms.ModelChoiceField(queryset=Service.objects.all())
+    cron = forms.CharField(max_length=100, label="Repeats (cron)", initial="0 2 * * 0",
+                           help_text="Five fields: minute hour day-of-month month day-of-week; 0 2 * * 0 is Sundays "
+                                     "at 02:00")
+    duration_minutes = forms.IntegerField(min_value=1, max_value=7 * 24 * 60, initial=120,
+                                          label="Each time for (minutes)")
+    time_zone = forms.CharField(max_length=64, initial="UTC", help_text="IANA name, e.g. Europe/Berlin")
+    starts_at = forms.DateTimeField(widget=DATETIME, label="From (UTC)", required=False,
+                                    help_text="Blank: from now")
+    ends_at = forms.DateTimeField(widget=DATETIME, label="Until (UTC)", required=False,
+                                  help_text="Blank: until someone stops it")
+    reason = forms.CharField(max_length=300)
+
+
+class ContactMethodForm(forms.ModelForm):
+    """A contact method: an Apprise URL, checked by Apprise when saved."""
+
+    class Meta:
+        model = ContactMethod
+        fields = ["url", "label", "delay_minutes"]
+        widgets = {"url": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})}
+        labels = {"delay_minutes": "After (minutes)"}
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        if (why := channels.problem(url)) is not None:
+            raise forms.ValidationError(why)
+        return url
+
+
+class ContactRuleForm(forms.Form):
+    """Changing an existing method's rule: when after the page, on or off (its URL is not shown again)."""
+
+    delay_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, label="After (minutes)")
+    enabled = forms.BooleanField(required=False)

@@ -7,6 +7,9 @@ from datetime import time, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone as django_timezone
+
+from .channels import masked
 
 SEVERITIES = [("P0", "P0"), ("P1", "P1"), ("P2", "P2"), ("P3", "P3")]
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"),
@@ -164,10 +167,19 @@ class ScheduledLevel(models.Model):
 
 
 class Page(models.Model):
-    """A person paged for one fired level. One page per scheduled level,
-    enforced by the database."""
+    """A person paged for one fired level (one page per scheduled level,
+    enforced by the database), or for being made commander or responder, or
+    reminded of an acknowledged incident still open (once per update interval)."""
 
-    step = models.OneToOneField(ScheduledLevel, on_delete=models.CASCADE, related_name="page")
+    LEVEL, COMMANDER, RESPONDER, REMINDER = "level", "commander", "responder", "reminder"
+    REASONS = [(LEVEL, "escalation level"), (COMMANDER, "made commander"), (RESPONDER, "added as responder"),
+               (REMINDER, "acknowledged, still open")]
+
+    step = models.OneToOneField(ScheduledLevel, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="page")
+    reason = models.CharField(max_length=10, choices=REASONS, default=LEVEL)
+    # Reminders: the n-th update interval since the acknowledgement; 0 otherwise.
+    round = models.PositiveIntegerField(default=0)
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="pages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="pages")
@@ -177,43 +189,67 @@ class Page(models.Model):
     link_expires_at = models.DateTimeField()
     link_used_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Every channel of the paged person failed: shown in red, and the next level was brought forward.
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("acknowledge_page", "Can acknowledge an incident from one's own page")]
+        constraints = [
+            # Made commander or responder: paged once; reminded: once per interval.
+            models.UniqueConstraint(fields=["incident", "user", "reason", "round"], condition=~Q(reason="level"),
+                                    name="one_page_per_person_reason_round"),
+        ]
 
     def __str__(self):
         return f"page to {self.user or 'nobody'} ({self.role_name}) for incident {self.incident_id}"
 
 
 class ContactMethod(models.Model):
-    """Where a person's pages go. Without a user: every page also goes there
-    (a team chat channel)."""
+    """Where a person's pages go: an Apprise URL (mailto://, json://, slack://,
+    ntfy://, ...), sent `delay_minutes` after the page, in the person's order
+    (PagerDuty's notification rules). Without a user: every page also goes
+    there (a team chat channel). The URL may hold secrets: show masked_url."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="contact_methods")
-    channel = models.CharField(max_length=20)
-    address = models.CharField(max_length=500, help_text="E-mail address or webhook URL")
+    url = models.CharField(max_length=1000, verbose_name="Apprise URL",
+                           help_text="e.g. mailto://smtp.example.com?to=me@example.com, "
+                                     "jsons://hooks.example.com/page, slack://T000/B000/XXXX, ntfy://ntfy.sh/topic")
+    label = models.CharField(max_length=100, blank=True, help_text="A name you recognise, e.g. “work phone”")
+    position = models.PositiveSmallIntegerField(default=0)
+    delay_minutes = models.PositiveIntegerField(default=0, help_text="Minutes after the page")
     enabled = models.BooleanField(default=True)
 
+    class Meta:
+        ordering = ["user_id", "delay_minutes", "position", "id"]
+
     def __str__(self):
-        return f"{self.channel}:{self.address}"
+        return self.label or self.masked_url
+
+    @property
+    def masked_url(self):
+        return masked(self.url)
 
 
 class Delivery(models.Model):
-    """One page on one channel to one address. A worker claims it (status
-    sending, claimed_by, claimed_at) for a short lease; a claim older than the
-    lease lost its worker and is tried again, with the same `key`."""
+    """One page on one contact method (an Apprise URL). A worker claims it
+    (status sending, claimed_by, claimed_at) for a short lease; a claim older
+    than the lease lost its worker and is tried again, with the same `key`.
+    Each attempt leaves a DeliveryAttempt row."""
 
     PENDING, SENDING, DELIVERED, RETRY, FAILED = "pending", "sending", "delivered", "retry", "failed"
     STATUSES = [(s, s) for s in (PENDING, SENDING, DELIVERED, RETRY, FAILED)]
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="deliveries")
-    # Sent with every attempt (Idempotency-Key, Message-ID): a receiver tells a re-send
-    # after a lost worker from a new page.
+    method = models.ForeignKey(ContactMethod, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="deliveries", help_text="Empty: the person's account e-mail")
+    # Sent with every attempt (Idempotency-Key and X-Ops-Console-Delivery headers): a receiver
+    # tells a re-send after a lost worker from a new page.
     key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    channel = models.CharField(max_length=20)
-    address = models.CharField(max_length=500)
+    channel = models.CharField(max_length=50, help_text="The Apprise service, e.g. E-Mail, JSON, Slack")
+    address = models.CharField(max_length=1000, help_text="The Apprise URL (may hold secrets: show it masked)")
+    personal = models.BooleanField(default=True, help_text="The paged person's own method, not a team channel")
     status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Claims so far; the current attempt's number")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -227,6 +263,29 @@ class Delivery(models.Model):
         ordering = ["id"]
         verbose_name_plural = "deliveries"
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next")]
+
+    @property
+    def masked_address(self):
+        return masked(self.address)
+
+
+class DeliveryAttempt(models.Model):
+    """One try of one delivery: when, how it ended, and the error."""
+
+    SENT, FAILED, LOST = "sent", "failed", "lost"
+    OUTCOMES = [(SENT, "sent"), (FAILED, "failed"), (LOST, "worker lost")]
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=OUTCOMES)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_row_per_attempt")]
 
 
 class MaintenanceWindow(models.Model):

@@ -1,6 +1,12 @@
-"""Pages to deliveries: who gets what on which channel, sending one delivery
-(outside any transaction: a slow webhook holds no lock), and retrying with
-exponential back-off. Each delivery is its own Celery task.
+"""Pages to deliveries: who gets what through which contact method and when
+(each method's delay after the page, in the person's order), sending one
+delivery through Apprise (outside any transaction: a slow webhook holds no
+lock), one DeliveryAttempt row per try, retries with exponential back-off.
+Each delivery is its own Celery task.
+
+When a personal method fails, the person's methods still waiting for their
+delay go out at once; when every one of them has failed, the page is marked
+failed and the escalation moves on (failover.py), without waiting.
 
 At most once per channel, as far as the channel allows: a worker claims a
 delivery (who, when) for a short lease, longer than any send may take (the
@@ -14,16 +20,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from ops_console.incidents.timeline import Kind, add_event
 
-from . import acklink
-from .channels import DeliveryError, Message, channel
-from .models import ContactMethod, Delivery
+from . import acklink, channels, failover
+from .channels import DeliveryError, Message
+from .models import ContactMethod, Delivery, DeliveryAttempt, Page
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
@@ -32,6 +37,7 @@ BACKOFF_MAX = timedelta(minutes=30)
 # in a backlog: its task is sent again, then again each LOST_AFTER (next_attempt_at keeps count).
 LOST_AFTER = timedelta(seconds=15)
 UNFINISHED = (Delivery.PENDING, Delivery.SENDING, Delivery.RETRY)
+EMAIL = "E-Mail"  # Apprise's name for mailto://, known without parsing the URL
 
 
 def lease():
@@ -53,37 +59,55 @@ def backoff(attempts):
 
 
 def targets(pages):
-    """{page: [(channel, address)]}: the person's enabled contact methods (their
-    e-mail when they have none) and every team-wide method, in one query."""
+    """{page: [(method or None, url, delay minutes, personal)]}: the person's
+    enabled contact methods in their order (their account e-mail when they have
+    none) and every team-wide method, in one query."""
     methods = list(ContactMethod.objects.filter(enabled=True).filter(
         Q(user_id__in={page.user_id for page in pages}) | Q(user__isnull=True)))
-    team = [(m.channel, m.address) for m in methods if not m.user_id]
+    team = [(m, m.url, m.delay_minutes, False) for m in methods if not m.user_id]
     result = {}
     for page in pages:
-        personal = [(m.channel, m.address) for m in methods if m.user_id == page.user_id]
+        personal = [(m, m.url, m.delay_minutes, True) for m in methods if m.user_id == page.user_id]
         if not personal and page.user.email:
-            personal = [("email", page.user.email)]
+            personal = [(None, channels.email_url(page.user.email), 0, True)]
         result[page] = personal + team
     return result
 
 
 def plan_deliveries(pages, now):
-    """Record the deliveries of new pages and send each as its own task once committed."""
+    """Record the deliveries of new pages; send those due at once as tasks once
+    committed (the rest wait for their delay: due_retries finds them)."""
     if not pages:
         return []
+    planned = targets(pages)
+    names = {}
     deliveries = Delivery.objects.bulk_create(
-        Delivery(page=page, channel=kind, address=address, created_at=now)
-        for page, addresses in targets(pages).items() for kind, address in addresses)
-
-    def enqueue():
-        # One message per batch: a worker fans it out into one task per
-        # delivery, so the engine spends no time on the broker per page.
-        from .tasks import send_deliveries
-
-        send_deliveries.delay([delivery.pk for delivery in deliveries])
-
-    transaction.on_commit(enqueue)
+        Delivery(page=page, method=method, channel=_channel_name(url, method, names), address=url,
+                 personal=personal, created_at=now, next_attempt_at=now + timedelta(minutes=delay) if delay else None)
+        for page, methods in planned.items() for method, url, delay, personal in methods)
+    for page, methods in planned.items():
+        if not any(personal for *_, personal in methods):
+            failover.page_failed(page, now, why=f"{page.user.get_username()} has no contact method and no e-mail")
+    now_ids = [delivery.pk for delivery in deliveries if delivery.next_attempt_at is None]
+    if now_ids:
+        transaction.on_commit(lambda: _enqueue(now_ids))
     return deliveries
+
+
+def _channel_name(url, method, names):
+    if method is None:
+        return EMAIL
+    if url not in names:  # parsing an Apprise URL costs: once per URL per batch
+        names[url] = channels.service_name(url)
+    return names[url]
+
+
+def _enqueue(ids):
+    # One message per batch: a worker fans it out into one task per
+    # delivery, so the engine spends no time on the broker per page.
+    from .tasks import send_deliveries
+
+    send_deliveries.delay(ids)
 
 
 def message_for(page):
@@ -92,11 +116,14 @@ def message_for(page):
     ack_url = base + reverse("escalation:ack", args=[acklink.make_token(page)])
     incident_url = base + incident.get_absolute_url()
     subject = f"[{incident.severity.code}] {incident.reference} {incident.title}"
-    text = (f"{subject}\nYou are paged as {page.role_name} (level {page.level}).\n"
+    why = {Page.COMMANDER: "You are now the incident commander.", Page.RESPONDER: "You were added as a responder.",
+           Page.REMINDER: "You acknowledged this incident and it is still open: time for an update."}
+    lead = why.get(page.reason, f"You are paged as {page.role_name} (level {page.level}).")
+    text = (f"{subject}\n{lead}\n"
             f"Incident: {incident_url}\nAcknowledge: {ack_url}\n"
             f"(the acknowledge link works once, until {page.link_expires_at:%Y-%m-%d %H:%M UTC})")
-    data = {"incident": incident.reference, "title": incident.title, "severity": incident.severity.code,
-            "status": incident.status, "role": page.role_name, "level": page.level,
+    data = {"incident": incident.reference, "severity": incident.severity.code,
+            "status": incident.status, "role": page.role_name, "level": page.level, "reason": page.reason,
             "user": page.user.get_username() if page.user_id else None, "incident_url": incident_url,
             "ack_url": ack_url}
     return Message(subject=subject, text=text, data=data)
@@ -104,6 +131,7 @@ def message_for(page):
 
 def deliver(delivery_id, now=None):
     """Send one delivery if it is still to be sent. Returns the delivery (or None if someone else has it)."""
+    real_clock = now is None
     now = now or timezone.now()
     # The claim: one worker, and only one, moves the row to "sending"; its attempt number is its fence.
     claimed = Delivery.objects.filter(pk=delivery_id, status__in=[Delivery.PENDING, Delivery.RETRY]).update(
@@ -113,17 +141,21 @@ def deliver(delivery_id, now=None):
     delivery = Delivery.objects.select_related("page__incident__severity", "page__user").get(pk=delivery_id)
     message = replace(message_for(delivery.page), delivery_id=str(delivery.key), attempt=delivery.attempts)
     try:
-        channel(delivery.channel).send(delivery.address, message)
+        channels.send(delivery.address, message)
     except DeliveryError as exc:
-        return _failed(delivery, exc, now)
+        return _failed(delivery, exc, now, timezone.now() if real_clock else now)
+    finished = timezone.now() if real_clock else now
     with transaction.atomic():
+        # The page first, as _failed does: whether all of its methods failed is decided one at a time.
+        Page.objects.select_for_update().filter(pk=delivery.page_id).first()
+        _attempt(delivery, now, finished, DeliveryAttempt.SENT)
         # Sent is sent, even if this claim has lapsed meanwhile; but only one process
         # records it (and writes the timeline event).
         if not Delivery.objects.filter(pk=delivery.pk, status__in=UNFINISHED).update(
-                status=Delivery.DELIVERED, delivered_at=now, last_error=""):
+                status=Delivery.DELIVERED, delivered_at=finished, last_error="", next_attempt_at=None):
             return delivery
-        delivery.status, delivery.delivered_at, delivery.last_error = Delivery.DELIVERED, now, ""
-        add_event(delivery.page.incident, Kind.PAGE_DELIVERED, at=now,
+        delivery.status, delivery.delivered_at, delivery.last_error = Delivery.DELIVERED, finished, ""
+        add_event(delivery.page.incident, Kind.PAGE_DELIVERED, at=finished,
                   message=f"Page to {_who(delivery)} delivered by {delivery.channel}"
                           + (f" after {delivery.attempts} attempts." if delivery.attempts > 1 else "."),
                   data={"delivery": delivery.pk, "channel": delivery.channel, "attempts": delivery.attempts,
@@ -131,41 +163,75 @@ def deliver(delivery_id, now=None):
     return delivery
 
 
+def _attempt(delivery, started, finished, outcome, error="", worker=None):
+    DeliveryAttempt.objects.bulk_create([DeliveryAttempt(
+        delivery_id=delivery.pk, number=delivery.attempts, started_at=started, finished_at=finished,
+        outcome=outcome, error=error[:2000], worker=worker or worker_name())], ignore_conflicts=True)
+
+
 def _who(delivery):
     return delivery.page.user.get_username() if delivery.page.user_id else delivery.page.role_name
 
 
-def _failed(delivery, exc, now):
+def _failed(delivery, exc, now, finished):
     final = exc.permanent or delivery.attempts >= MAX_ATTEMPTS
     with transaction.atomic():
+        # The page's lock: of two methods failing at once, the second to take it sees the first's
+        # outcome, so "every method failed" is noticed exactly once.
+        page = (Page.objects.select_for_update(of=("self",)).select_related("incident", "user")
+                .get(pk=delivery.page_id))
         delivery.last_error = str(exc)[:2000]
+        _attempt(delivery, now, finished, DeliveryAttempt.FAILED, delivery.last_error)
         if final:
             delivery.status, delivery.next_attempt_at = Delivery.FAILED, None
         else:
-            delivery.status, delivery.next_attempt_at = Delivery.RETRY, now + backoff(delivery.attempts)
+            delivery.status, delivery.next_attempt_at = Delivery.RETRY, finished + backoff(delivery.attempts)
         # Only while the claim is still ours: a later attempt (our lease lapsed) decides instead.
         mine = Delivery.objects.filter(pk=delivery.pk, status=Delivery.SENDING, attempts=delivery.attempts)
         if not mine.update(status=delivery.status, next_attempt_at=delivery.next_attempt_at,
                            last_error=delivery.last_error):
             return delivery
         if final:
-            add_event(delivery.page.incident, Kind.PAGE_FAILED, at=now,
+            add_event(page.incident, Kind.PAGE_FAILED, at=finished,
                       message=f"Page to {_who(delivery)} by {delivery.channel} failed "
                               f"({'permanent' if exc.permanent else f'{delivery.attempts} attempts'}): {exc}",
                       data={"delivery": delivery.pk, "channel": delivery.channel, "permanent": exc.permanent})
+        if delivery.personal:
+            _after_personal_failure(page, finished)
     return delivery
 
 
+def _after_personal_failure(page, now):
+    """The person's methods still waiting for their delay go out now; if none is
+    left and none got through, every method of the person has failed."""
+    personal = Delivery.objects.filter(page=page, personal=True)
+    waiting = list(personal.filter(status=Delivery.PENDING, next_attempt_at__gt=now).values_list("pk", flat=True))
+    if waiting:
+        # Sent now; due_retries sends them again if still pending after LOST_AFTER (a lost message).
+        personal.filter(pk__in=waiting).update(next_attempt_at=now + LOST_AFTER)
+        transaction.on_commit(lambda: _enqueue(waiting))
+        return
+    if page.failed_at is None and not personal.exclude(status__in=[Delivery.RETRY, Delivery.FAILED]).exists():
+        failover.page_failed(page, now, why=f"every contact method of {page.user.get_username()} failed")
+
+
 def due_retries(now=None):
-    """Ids of deliveries to send now: retries that are due, pages whose task
-    message was lost (still pending after a minute), and claims older than the
-    lease, whose worker died mid-send. Safe in several processes at once: each
-    change is a conditional UPDATE, and deliver() claims again before sending."""
+    """Ids of deliveries to send now: retries that are due, methods whose delay
+    is over, pages whose task message was lost (still pending after a while),
+    and claims older than the lease, whose worker died mid-send. Safe in several
+    processes at once: each change is a conditional UPDATE, and deliver() claims
+    again before sending."""
     now = now or timezone.now()
-    Delivery.objects.filter(status=Delivery.SENDING, claimed_at__lt=now - lease()).update(
-        status=Delivery.RETRY, next_attempt_at=now,
-        last_error=Concat(Value("worker lost while sending: no word from "), F("claimed_by"),
-                          Value(f" within {settings.ESCALATION_DELIVERY_LEASE_SECONDS} s")))
+    for pk, attempts, claimed_at, claimed_by in Delivery.objects.filter(
+            status=Delivery.SENDING, claimed_at__lt=now - lease()).values_list(
+            "pk", "attempts", "claimed_at", "claimed_by"):
+        error = (f"worker lost while sending: no word from {claimed_by} within "
+                 f"{settings.ESCALATION_DELIVERY_LEASE_SECONDS} s")
+        with transaction.atomic():
+            if Delivery.objects.filter(pk=pk, status=Delivery.SENDING, attempts=attempts).update(
+                    status=Delivery.RETRY, next_attempt_at=now, last_error=error):
+                _attempt(Delivery(pk=pk, attempts=attempts), claimed_at, now, DeliveryAttempt.LOST, error,
+                         worker=claimed_by)
     lost = Q(status=Delivery.PENDING) & (Q(next_attempt_at__isnull=True, created_at__lt=now - LOST_AFTER)
                                          | Q(next_attempt_at__lte=now))
     due = list(Delivery.objects.filter(Q(status=Delivery.RETRY, next_attempt_at__lte=now) | lost)

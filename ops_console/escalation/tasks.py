@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from . import engine, notify
+from . import engine, notify, person_pages
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,10 @@ def fire_due_escalations():
 
 @shared_task(ignore_result=True)
 def audit_escalations():
-    return len(engine.audit())
+    fired = len(engine.audit())
+    # Reminders are due by the update cadence (minutes): the audit's minute is soon enough.
+    person_pages.remind_acknowledged()
+    return fired
 
 
 @shared_task(ignore_result=True)

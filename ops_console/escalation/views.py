@@ -1,5 +1,7 @@
 """On-call, rotations, escalation policies, maintenance windows, my pages and
 the signed acknowledge link. Views parse, check permission, call actions.py."""
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -11,9 +13,9 @@ from ops_console.ui.access import public, require
 
 from . import actions
 from .acklink import LinkInvalid, page_for_token
-from .forms import LevelFormSet, NewPolicyForm, OverrideForm, PolicyForm, RotationForm, WindowForm
-from .maintenance import active_windows
-from .models import EscalationPolicy, MaintenanceWindow, Page, ResponseRole, Rotation, RotationOverride
+from .forms import LevelFormSet, NewPolicyForm, OverrideForm, PolicyForm, RecurringWindowForm, RotationForm, WindowForm
+from .maintenance import WindowInvalid, active_windows, describe, do_create_recurring_window, next_occurrence
+from .models import EscalationPolicy, MaintenanceWindow, Page, ResponseRole, Rotation
 from .oncall import Schedule, on_call_board
 
 
@@ -72,32 +74,7 @@ def _rotation_initial(rotation):
             "timezone": rotation.timezone, "starts_on": rotation.starts_on}
 
 
-@require_POST
-@require("escalation.change_rotation")
-def add_override(request, role):
-    role = get_object_or_404(ResponseRole, slug=role)
-    rotation = Rotation.objects.filter(role=role).first()
-    if rotation is None:
-        messages.error(request, "Save the rotation first: an override replaces someone in it.")
-        return redirect("escalation:rotation", role=role.slug)
-    form = OverrideForm(request.POST)
-    if not form.is_valid():
-        return _rotation_page(request, role, RotationForm(initial=_rotation_initial(rotation)), form, status=400)
-    data = form.cleaned_data
-    actions.do_add_override(rotation, user=data["username"], starts_at=data["starts_at"], ends_at=data["ends_at"],
-                            reason=data["reason"], acting_user=request.user)
-    messages.success(request, f"{data['username'].username} holds {role} from {data['starts_at']:%Y-%m-%d %H:%M} UTC.")
-    return redirect("escalation:rotation", role=role.slug)
-
-
-@require_POST
-@require("escalation.change_rotation")
-def remove_override(request, role, pk):
-    override = get_object_or_404(RotationOverride.objects.select_related("rotation", "user"), pk=pk,
-                                 rotation__role__slug=role)
-    actions.do_remove_override(override, acting_user=request.user)
-    messages.success(request, "Override removed.")
-    return redirect("escalation:rotation", role=role)
+# Overrides (add, take, swap, remove) are rotation_views.py's, with overrides.py's rules.
 
 
 # --- escalation policies ---------------------------------------------------
@@ -145,24 +122,6 @@ def edit_policy(request, pk):
 
 
 @require_POST
-@require("escalation.add_maintenancewindow")
-def new_recurring_window(request):
-    form = RecurringWindowForm(request.POST)
-    if form.is_valid():
-        data = dict(form.cleaned_data)
-        data["duration"] = timedelta(minutes=data.pop("duration_minutes"))
-        try:
-            window = do_create_recurring_window(acting_user=request.user, **data)
-        except WindowInvalid as exc:
-            for field, message in exc.errors.items():
-                form.add_error(field if field in form.fields else None, message)
-        else:
-            messages.success(request, f"Recurring maintenance of {window.service} scheduled: {describe(window)}.")
-            return redirect("escalation:maintenance")
-    return _maintenance_page(request, WindowForm(), status=400, recurring_form=form)
-
-
-@require_POST
 @require("escalation.add_escalationpolicy")
 def new_policy(request):
     form = NewPolicyForm(request.POST)
@@ -198,6 +157,24 @@ def _maintenance_page(request, form, status=200, recurring_form=None):
 @require("escalation.view_maintenancewindow")
 def maintenance(request):
     return _maintenance_page(request, WindowForm())
+
+
+@require_POST
+@require("escalation.add_maintenancewindow")
+def new_recurring_window(request):
+    form = RecurringWindowForm(request.POST)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        data["duration"] = timedelta(minutes=data.pop("duration_minutes"))
+        try:
+            window = do_create_recurring_window(acting_user=request.user, **data)
+        except WindowInvalid as exc:
+            for field, message in exc.errors.items():
+                form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, f"Recurring maintenance of {window.service} scheduled: {describe(window)}.")
+            return redirect("escalation:maintenance")
+    return _maintenance_page(request, WindowForm(), status=400, recurring_form=form)
 
 
 @require_POST

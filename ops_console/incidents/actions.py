@@ -151,6 +151,25 @@ def do_set_commander(incident, commander, *, acting_user):
               data={"from": before, "to": after})
     record("incident.commander_changed", obj=incident, actor=acting_user, before={"commander": before},
            after={"commander": after})
+    if commander:
+        signals.commander_set.send(sender=Incident, incident=incident, commander=commander, old=old)
+    return incident
+
+
+@audit.atomic
+def do_add_responder(incident, responder, *, acting_user):
+    """Add someone to the incident's responders (they are paged: escalation listens)."""
+    _lock(incident)
+    if incident.responders.filter(pk=responder.pk).exists():
+        raise ValidationError(f"{_name(responder)} is already a responder.")
+    incident.responders.add(responder)
+    incident.updated_at = timezone.now()
+    incident.save(update_fields=["updated_at"])
+    add_event(incident, Kind.NOTE, actor=acting_user,
+              message=f"{_name(acting_user)} added {_name(responder)} as a responder.",
+              data={"responder": _name(responder)})
+    record("incident.responder_added", obj=incident, actor=acting_user, after={"responder": _name(responder)})
+    signals.responder_added.send(sender=Incident, incident=incident, responder=responder)
     return incident
 
 

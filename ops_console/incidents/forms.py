@@ -56,6 +56,14 @@ class CommanderForm(forms.Form):
         self.fields["commander"].queryset = commander_choices()
 
 
+class ResponderForm(forms.Form):
+    responder = forms.ModelChoiceField(get_user_model().objects.none(), empty_label="— choose —")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["responder"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+
+
 # A note is read by people on the incident page; a longer text belongs in a postmortem or a link.
 NOTE_MAX_CHARS = 10_000
 

@@ -6,3 +6,5 @@ from django.dispatch import Signal
 incidents_opened = Signal()  # sender=Incident, incidents=[Incident], services={incident pk: [Service]}
 status_changed = Signal()    # sender=Incident, incident=<Incident>, old=<Status>, new=<Status>
 severity_changed = Signal()  # sender=Incident, incident=<Incident>, old_severity=<Severity>
+commander_set = Signal()     # sender=Incident, incident=<Incident>, commander=<User> (never None), old=<User|None>
+responder_added = Signal()   # sender=Incident, incident=<Incident>, responder=<User>

@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(INCIDENT + r"status$", views.change_status, name="status"),
     re_path(INCIDENT + r"severity$", views.change_severity, name="severity"),
     re_path(INCIDENT + r"commander$", views.set_commander, name="commander"),
+    re_path(INCIDENT + r"responders$", views.add_responder, name="responders"),
     re_path(INCIDENT + r"details$", views.update_details, name="details"),
     re_path(INCIDENT + r"notes$", views.add_note, name="notes"),
 ]

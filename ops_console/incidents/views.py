@@ -1,7 +1,7 @@
 """The commander's board, the incident page and the changes made from it.
 Views parse the request, check permission, call actions, render."""
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -16,8 +16,9 @@ from ops_console.ui.access import require
 from ops_console.monitoring.models import Service
 
 from . import actions
-from .forms import CommanderForm, DetailsForm, NoteForm, OpenIncidentForm, SeverityForm, StatusForm
+from .forms import CommanderForm, DetailsForm, NoteForm, OpenIncidentForm, ResponderForm, SeverityForm, StatusForm
 from .models import OPEN_STATUSES, Incident, Severity, Status
+from .permissions import status_changes_for
 
 BOARD_PAGE_SIZE = 50
 STATUS_FILTERS = {"open": OPEN_STATUSES, "all": None, **{s: (s,) for s in Status.values}}
@@ -88,6 +89,7 @@ def detail_context(incident):
         "transitions": incident.allowed_transitions(),
         "severity_form": SeverityForm(initial={"severity": incident.severity}),
         "commander_form": CommanderForm(initial={"commander": incident.commander}),
+        "responder_form": ResponderForm(),
         "note_form": NoteForm(),
         "details_form": DetailsForm(initial={"title": incident.title, "summary": incident.summary,
                                              "impact": incident.impact, "services": list(incident.services.all())}),
@@ -100,14 +102,16 @@ def detail(request, reference):
     # The postmortem is the history app's; its reverse relation names it without an import.
     postmortem = Incident.objects.filter(pk=incident.pk).values_list("postmortem__latest__number", flat=True).first()
     return render(request, "incidents/detail.html",
-                  {**detail_context(incident), "postmortem_version": postmortem})
+                  {**detail_context(incident), "postmortem_version": postmortem,
+                   "my_transitions": status_changes_for(request.user, incident)})
 
 
 @require("incidents.view_incident")
 def timeline(request, reference):
     """The live part of the incident page (status, countdown, timeline), polled by htmx."""
     incident = get_incident(reference)
-    content = render_to_string("incidents/partials/live.html", detail_context(incident), request)
+    content = render_to_string("incidents/partials/live.html", {
+        **detail_context(incident), "my_transitions": status_changes_for(request.user, incident)}, request)
     # A closed incident changes no more: htmx stops polling on this response's status (286).
     return HttpResponseStopPolling(content) if incident.status == Status.CLOSED else HttpResponse(content)
 
@@ -157,11 +161,30 @@ def acknowledge(request, reference):
     return _apply(request, incident, lambda: actions.do_acknowledge(incident, acting_user=request.user, via="web"))
 
 
+def _status_change(request, incident, status):
+    # Checked against the incident as it is now: a responder on it may mitigate or resolve it
+    # (commanders and admins: the state machine itself answers, in its own words).
+    manager = request.user.has_perm("incidents.manage_incident")
+    if not manager and status not in status_changes_for(request.user, incident):
+        raise ValidationError(f"You may not mark {incident.reference} {status}.")
+    return actions.do_change_status(incident, status, acting_user=request.user)
+
+
+@require_POST
+@require("incidents.view_incident")
+def change_status(request, reference):
+    incident = get_incident(reference)
+    if not request.user.has_perm("incidents.manage_incident") and not status_changes_for(request.user, incident):
+        raise PermissionDenied
+    return _change(request, reference, StatusForm,
+                   lambda incident, data: _status_change(request, incident, data["status"]))
+
+
 @require_POST
 @require("incidents.manage_incident")
-def change_status(request, reference):
-    return _change(request, reference, StatusForm, lambda incident, data: actions.do_change_status(
-        incident, data["status"], acting_user=request.user))
+def add_responder(request, reference):
+    return _change(request, reference, ResponderForm, lambda incident, data: actions.do_add_responder(
+        incident, data["responder"], acting_user=request.user))
 
 
 @require_POST

@@ -115,7 +115,7 @@ def test_late_levels_and_pages_received_twice_fail_with_the_idempotency_key_coun
                 {"path": "/person/a", "json": page, "key": "d2"}]
     table = chaos_checks.Table()
     chaos_checks.delivery_checks(table, facts(deliveries={"delivered": 2},
-                                              delivered_by_address={"http://r/team": 1, "http://r/person/a": 1}),
+                                              delivered_by_address={"json://r/team": 1, "json://r/person/a": 1}),
                                  received, "http://r")
     row = next(r for r in table.rows if "received twice" in r[0])
     assert row[2] == "1 (1 with the same Idempotency-Key)" and row[3] == "FAIL"

@@ -51,3 +51,27 @@ def test_auditor_sees_no_control_that_changes_anything(page_as, on_call, live_se
         browser.goto(live_server.url + path)
         forms = browser.locator("form[method=post]")
         assert [forms.nth(i).get_attribute("action") for i in range(forms.count())] == ["/accounts/logout/"], path
+
+
+def test_a_failed_attempt_shows_on_the_open_incident_page_within_5_s(page_as, on_call, live_server, receiver):
+    """The page is already open; a delivery fails meanwhile: htmx's poll of the
+    deliveries partial shows the failed attempt, in red, without a reload."""
+    import time
+
+    from ops_console.escalation import notify
+    from ops_console.escalation.models import ContactMethod
+
+    hook = receiver(503)
+    ContactMethod.objects.create(user=on_call["oncall-sre"], url="json://" + hook.url.removeprefix("http://"))
+    incident, page = paged(on_call)
+    browser = page_as("commander")
+    browser.set_viewport_size({"width": 390, "height": 844})
+    browser.goto(live_server.url + incident.get_absolute_url())
+    assert browser.get_by_test_id("delivery").first.get_attribute("data-status") == "pending"
+    notify.deliver(page.deliveries.get().pk)
+    failed_at = time.monotonic()
+    attempt = browser.locator('[data-testid="attempt"][data-outcome="failed"]')
+    attempt.wait_for(timeout=5000)
+    assert time.monotonic() - failed_at < 5
+    assert "next try at" in browser.get_by_test_id("page-deliveries").inner_text()
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 390

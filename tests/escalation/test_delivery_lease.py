@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ops_console.escalation import engine, tasks
-from ops_console.escalation.models import ContactMethod, Delivery
+from ops_console.escalation.models import Delivery
 from tests.waiting import wait_until
 
-from .conftest import open_incident
+from .conftest import contact, json_url, open_incident
 
 pytestmark = pytest.mark.integration
 LEASE = 10  # the smallest the settings allow: the test waits for it once
@@ -63,7 +63,7 @@ def test_a_worker_killed_mid_delivery_leads_to_one_more_send_with_the_same_key(w
                                                                                 holding_receiver):
     hook = holding_receiver
     env = {"ESCALATION_DELIVERY_LEASE_SECONDS": str(LEASE)}
-    ContactMethod.objects.create(user=on_call["oncall-sre"], channel="webhook", address=hook.url)
+    contact(on_call["oncall-sre"], json_url(hook.url))
     first_worker = worker_control.start(concurrency=1, extra_env=env)
     incident = open_incident("P1")
     engine.fire_due(incident.escalation.started_at)  # on commit: the deliveries' task goes to the worker
@@ -90,7 +90,7 @@ def test_a_worker_killed_mid_delivery_leads_to_one_more_send_with_the_same_key(w
     first, second = hook.requests
     assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"] == str(delivery.key)
     assert first["json"]["delivery_id"] == second["json"]["delivery_id"] == str(delivery.key)
-    assert [first["json"]["attempt"], second["json"]["attempt"]] == [1, 2]
+    assert [first["json"]["attempt"], second["json"]["attempt"]] == ["1", "2"]
     # Retry ticks came every second from the kill on: the claim was left alone while it was fresh...
     assert second["at"] - first["at"] >= LEASE - 1
     # ... and sent again within seconds once it was not.

@@ -177,11 +177,12 @@ def test_nobody_on_call_is_recorded_as_a_failed_page(db):
 def test_board_status_in_a_fixed_number_of_queries(no_repeats, django_assert_num_queries):
     incidents = [open_incident("P0", title=f"outage {n}") for n in range(3)]
     engine.fire_due(incidents[0].escalation.started_at + 30 * MIN)
-    with django_assert_num_queries(3):
+    # Three for pages and levels, one for their deliveries, three for who holds the next roles.
+    with django_assert_num_queries(7):
         status = engine.board_status(incidents)
     first = status[incidents[0].pk]
     assert first["paged"] == ["oncall_sre", "incident_commander"] and first["level"] == 2
-    assert first["next_role"] == "VP of Engineering"
+    assert first["next_role"] == "VP of Engineering" and first["next_who"] == "vp_engineering"
     assert first["next_at"] == incidents[0].escalation.started_at + 60 * MIN
 
 

@@ -43,7 +43,8 @@ def mutations(world):
                      {"members": "cto", "handover_weekday": 0, "handover_time": "09:00", "timezone": "UTC",
                       "starts_on": "2026-01-05"}),
         "add_override": (reverse("escalation:add_override", args=["oncall-sre"]),
-                         {"username": "cto", "starts_at": fmt(now), "ends_at": fmt(now + timedelta(hours=1))}),
+                         {"username": "cto", "starts_at": fmt(now + timedelta(hours=3)),
+                          "ends_at": fmt(now + timedelta(hours=4))}),  # after the world's override: no overlap
         "remove_override": (reverse("escalation:remove_override", args=["oncall-sre", world["override"].pk]), {}),
         "new_policy": (reverse("escalation:new_policy"),
                        {"severity": "P1", "service": world["api"].pk, "name": "API P1"}),
@@ -60,7 +61,7 @@ def mutations(world):
 
 ALLOWED = {
     "responder": set(),
-    "commander": {"new_window", "end_window"},
+    "commander": {"new_window", "end_window", "add_override", "remove_override"},  # overrides for anyone
     "auditor": set(),
     "admin": {"rotation", "add_override", "remove_override", "new_policy", "edit_policy", "new_window", "end_window"},
 }

@@ -24,6 +24,7 @@ INCIDENT_CHANGES = [
     ("status", {"status": "resolved"}, {"commander", "admin"}),
     ("severity", {"severity_code": "P0"}, {"commander", "admin"}),
     ("commander", {"commander": ""}, {"commander", "admin"}),
+    ("responders", {"responder": ""}, {"commander", "admin"}),
     ("details", {"title": "Renamed"}, {"commander", "admin"}),
 ]
 
@@ -38,6 +39,8 @@ def test_incident_changes_per_role(client_as, make_user, role, name, data, allow
         data = {"severity": severity("P0").pk}
     if name == "commander":
         data = {"commander": make_user("commander").pk}
+    if name == "responders":
+        data = {"responder": make_user("responder").pk}
     client = client_as(role)
     audit_before, events_before = AuditEntry.objects.count(), TimelineEvent.objects.count()
     response = client.post(url(name, incident), data)

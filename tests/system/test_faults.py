@@ -23,7 +23,7 @@ from ops_console.incidents.models import Alert, Incident, TimelineEvent
 from ops_console.monitoring import prometheus as prom
 from ops_console.runbooks import engine
 from ops_console.runbooks.models import Run, StepRun
-from tests.escalation.conftest import open_incident
+from tests.escalation.conftest import SmtpRecorder, json_url, open_incident
 from tests.health.test_shedding import shed_total
 from tests.monitoring.conftest import UP_ABOVE, UP_PANEL, make_service
 from tests.runbooks.builders import drive, shell, start, statuses, step
@@ -251,18 +251,23 @@ def test_a_flood_of_webhooks_is_shed_with_503_and_retry_after_never_429_and_no_a
 
 def test_a_slow_chat_webhook_does_not_delay_the_page_or_its_email(worker_control, on_call, receiver):
     chat = receiver(delay=4)  # answers after 4 s (the channel's timeout is 5 s)
-    ContactMethod.objects.create(user=None, channel="slack", address=chat.url)   # team chat: every page
-    worker = worker_control.start(concurrency=2, extra_env={
-        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"})
-    incident = open_incident("P1", title="Checkout returns 502")
-    escalation_tasks.fire_due_escalations.delay()
+    slack_body = (":message=text", ":version=", ":title=", ":attachments=", ":type=")
+    ContactMethod.objects.create(user=None, url=json_url(chat.url, *slack_body))   # team chat: every page
+    mail_server = SmtpRecorder()
+    try:
+        worker_control.start(concurrency=2, extra_env={"EMAIL_HOST": "127.0.0.1",
+                                                       "EMAIL_PORT": str(mail_server.port)})
+        incident = open_incident("P1", title="Checkout returns 502")
+        escalation_tasks.fire_due_escalations.delay()
 
-    email = wait_until(lambda: Delivery.objects.filter(page__incident=incident, channel="email",
-                                                       status="delivered").first(), 20, message="the e-mail page")
-    page = Page.objects.get(incident=incident)
-    chat_row = Delivery.objects.get(page=page, channel="slack")
-    assert chat_row.status in ("pending", "sending")   # the chat is still slow; the e-mail did not wait for it
-    assert page.user == on_call["oncall-sre"] and email.address == page.user.email
-    assert f"{incident.reference} Checkout returns 502" in worker.log_path.read_text()
+        email = wait_until(lambda: Delivery.objects.filter(page__incident=incident, channel="E-Mail",
+                                                           status="delivered").first(), 20, message="the e-mail page")
+        page = Page.objects.get(incident=incident)
+        chat_row = Delivery.objects.get(page=page, channel="JSON")
+        assert chat_row.status in ("pending", "sending")   # the chat is still slow; the e-mail did not wait for it
+        assert page.user == on_call["oncall-sre"] and email.method is None
+        assert [m["Subject"] for m in mail_server.messages] == [f"[P1] {incident.reference} Checkout returns 502"]
+    finally:
+        mail_server.close()
     wait_until(lambda: Delivery.objects.get(pk=chat_row.pk).status == "delivered", 20, message="the slow chat message")
     assert len(chat.requests) == 1 and incident.reference in json.dumps(chat.requests[0]["json"])
