@@ -1,7 +1,8 @@
 """The API's one error shape, for every refusal:
     {"error": {"code": "...", "message": "...", "details": ...}}
-400 bad_request, 401 unauthenticated, 403 forbidden, 404 not_found, 409 conflict,
-422 invalid (a body or query the schema refuses; details lists each field and why)."""
+400 bad_request, 401 unauthenticated, 403 forbidden, 404 not_found (also any unknown
+path under /api/v1/: urls.py), 405 method_not_allowed, 409 conflict, 422 invalid (a
+body or query the schema refuses; details lists each field and why)."""
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse

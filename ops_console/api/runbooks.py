@@ -3,7 +3,8 @@ the Start page validates), a run with each step's attempts, and the step actions
 through the engine's do_* functions."""
 from datetime import datetime
 
-from django.db.models import Prefetch, Q
+from django.db.models import BooleanField, Prefetch, Q
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
@@ -116,9 +117,20 @@ def runbook_out(runbook):
             "current_version": runbook.current_version.number if runbook.current_version_id else None}
 
 
-@router.get("/runbooks", response=RunbookPage, summary="List runbooks", auth=Needs("runbooks.view_runbook"))
-def list_runbooks(request, q: str = "", kind: str = "", service: str = "", cursor: int | None = None,
-                  limit: int = Query(DEFAULT_LIMIT, ge=1, le=200)):
+class RunbookFilters(Schema):
+    q: str = Field("", description="words in the title or slug")
+    kind: str = Field("", description="runbook, playbook or checklist")
+    service: str = Field("", description="a service slug the runbook is for")
+    alert: str = Field("", description="an alert name the runbook answers (its `alerts`), in any case, "
+                                       "e.g. HighErrorRate")
+    cursor: int | None = None
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=200)
+
+
+@router.get("/runbooks", response=RunbookPage, summary="List runbooks (the library page's filters)",
+            auth=Needs("runbooks.view_runbook"))
+def list_runbooks(request, filters: Query[RunbookFilters]):
+    q, kind, service, alert = (getattr(filters, name).strip() for name in ("q", "kind", "service", "alert"))
     runbooks = Runbook.objects.filter(archived=False).select_related("current_version")
     if q:
         runbooks = runbooks.filter(Q(title__icontains=q) | Q(slug__icontains=q))
@@ -126,7 +138,12 @@ def list_runbooks(request, q: str = "", kind: str = "", service: str = "", curso
         runbooks = runbooks.filter(kind=kind)
     if service:
         runbooks = runbooks.filter(services__contains=[service])
-    items, next_cursor = page_of(runbooks, cursor, limit)
+    if alert:
+        # As the library page (runbooks/views.py index) matches: one element of the JSON list, in any case.
+        runbooks = runbooks.filter(RawSQL(
+            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(runbooks_runbook.alerts) AS name "
+            "WHERE lower(name) = lower(%s))", [alert], output_field=BooleanField()))
+    items, next_cursor = page_of(runbooks, filters.cursor, filters.limit)
     return {"items": [runbook_out(r) for r in items], "next": next_cursor}
 
 

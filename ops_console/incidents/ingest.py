@@ -417,7 +417,8 @@ def apply_event(event, payload):
     if event.action == "trigger":
         if incident is not None:
             return {"result": "already open", "incident": incident.reference}
-        incident, _ = _open_incident_for(router, event.dedup_key, event=event, source="events")
+        # The delivery's source ("events", or "pagerduty" for the Events API v2 intake) names the incident's.
+        incident, _ = _open_incident_for(router, event.dedup_key, event=event, source=payload.source)
         return {"result": "opened", "incident": incident.reference}
     if incident is None:
         return {"result": "no open incident for this dedup_key"}

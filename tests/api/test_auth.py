@@ -3,6 +3,8 @@ read scope writing, a session cookie alone; the one error shape."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ops_console.accounts.models import PersonalToken
@@ -77,9 +79,34 @@ def test_read_token_cannot_write(api_as):
 def test_use_is_recorded(api_as):
     api = api_as("responder")
     assert api.token.last_used_at is None
+    before = timezone.now().replace(microsecond=0)
     api.get("/api/v1/incidents")
     api.token.refresh_from_db()
-    assert api.token.last_used_at is not None
+    assert before <= api.token.last_used_at <= timezone.now() and api.token.last_used_at.microsecond == 0
+
+
+def token_writes(api, path="/api/v1/incidents"):
+    """The UPDATEs of the token's row one request makes."""
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(path).status_code == 200
+    return [q["sql"] for q in queries.captured_queries
+            if q["sql"].startswith("UPDATE") and PersonalToken._meta.db_table in q["sql"]]
+
+
+def test_last_use_is_kept_to_the_second_without_a_write_per_request(api_as):
+    """A use 1.5 s after the last is recorded (it was not, to the minute); another in the
+    same second as the recorded one writes nothing."""
+    api = api_as("responder")
+    earlier = timezone.now().replace(microsecond=0) - timedelta(seconds=1.5)
+    PersonalToken.objects.filter(pk=api.token.pk).update(last_used_at=earlier)
+    assert len(token_writes(api)) == 1
+    api.token.refresh_from_db()
+    recorded = api.token.last_used_at
+    assert recorded > earlier and timezone.now() - recorded < timedelta(seconds=1)
+    # Pretend the last use is already this second (or one a clock a little ahead wrote): no UPDATE.
+    PersonalToken.objects.filter(pk=api.token.pk).update(last_used_at=timezone.now().replace(microsecond=0)
+                                                         + timedelta(seconds=5))
+    assert token_writes(api) == []
 
 
 def test_error_shape_for_each_status(api_as):

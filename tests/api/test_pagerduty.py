@@ -69,6 +69,30 @@ def test_the_documented_example_opens_an_incident(client, routing_key):
     assert json.loads(payload.body)["dedup_key"] == "samplekeyhere"
 
 
+def test_the_incident_says_pagerduty_and_the_lists_still_find_it(client, client_as, api_as, routing_key, make_user):
+    """Its source is the intake's, "pagerduty" (the generic events API's stay "events"), and the
+    board, the history and the API's list filter it as any other incident."""
+    assert send(client, event(routing_key)).status_code == 202
+    pd = Incident.objects.get()
+    assert pd.source == "pagerduty"
+    _, raw = do_create_token("events-sender", acting_user=make_user("admin"))
+    generic = client.post("/api/v1/events", {"event_action": "trigger", "dedup_key": "ev-1",
+                                             "title": "Queue backlog", "severity": "P3"},
+                          content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert generic.status_code == 200, generic.content
+    assert Incident.objects.get(dedup_key="ev-1").source == "events"
+    api = api_as("auditor")
+    for params in ({"status": "open"}, {"severity": "P1"}, {"q": "disk"}):
+        found = [i["reference"] for i in api.get("/api/v1/incidents", params).json()["items"]]
+        assert pd.reference in found, params
+    assert api.get(f"/api/v1/incidents/{pd.reference}").json()["source"] == "pagerduty"
+    page = client_as("responder")
+    assert pd.reference in page.get("/incidents/").content.decode()
+    history = page.get("/history/", {"severity": "P1", "status": "open"}).content.decode()
+    assert pd.reference in history and "INC-" in history
+    assert "pagerduty" in page.get(f"/incidents/{pd.reference}/").content.decode()
+
+
 def test_repeat_joins_then_acknowledge_and_resolve(client, routing_key):
     assert send(client, event(routing_key)).status_code == 202
     assert send(client, event(routing_key)).status_code == 202
@@ -215,7 +239,7 @@ def test_real_alertmanager_pagerduty_configs(alertmanager_pd):
     started = datetime.now(tz.utc) - timedelta(minutes=1)
     post_alert(alertmanager_pd, starts_at=started)
     incident = wait_until(lambda: Incident.objects.first(), 30, message="the incident")
-    assert incident.source == "events" and incident.severity.code == "P1"
+    assert incident.source == "pagerduty" and incident.severity.code == "P1"
     assert "HighErrorRate" in incident.title
     wait_until(lambda: WebhookPayload.objects.filter(source="pagerduty", outcome="accepted").count() >= 3, 30,
                message="repeated deliveries")
@@ -278,6 +302,7 @@ def test_a_real_firing_rule_through_alertmanagers_pagerduty_notifier(tmp_path, a
     try:
         incident = wait_until(lambda: Incident.objects.first(), 60, message="the incident from the firing rule")
         assert "CheckoutBroken" in incident.title and incident.severity.code == "P1"
+        assert incident.source == "pagerduty"
         wait_until(lambda: WebhookPayload.objects.filter(source="pagerduty").count() >= 3, 30,
                    message="Alertmanager's repeated notifications")
         assert Incident.objects.count() == 1

@@ -148,3 +148,25 @@ def test_runs_list_filters(api_as):
     assert [r["id"] for r in api.get("/api/v1/runs").json()["items"]] == [b.pk, a.pk]
     assert [r["id"] for r in api.get("/api/v1/runs", {"incident": "INC-7"}).json()["items"]] == [a.pk]
     assert [r["id"] for r in api.get("/api/v1/runs", {"runbook": b.runbook.slug}).json()["items"]] == [b.pk]
+
+
+def test_runbook_list_alert_filter(api_as):
+    """As the library page: runbooks whose `alerts` include the name, in any case."""
+    from ops_console.runbooks.models import Runbook
+
+    errors_rb = make_version(make_doc(step("manual", "x"))).runbook
+    disk = make_version(make_doc(step("manual", "x"))).runbook
+    make_version(make_doc(step("manual", "x")))
+    Runbook.objects.filter(pk=errors_rb.pk).update(alerts=["HighErrorRate", "HighLatency"])
+    Runbook.objects.filter(pk=disk.pk).update(alerts=["DiskFull"])
+    api = api_as("auditor")
+
+    def slugs(**params):
+        response = api.get("/api/v1/runbooks", params)
+        assert response.status_code == 200
+        return [r["slug"] for r in response.json()["items"]]
+
+    assert slugs(alert="HighLatency") == [errors_rb.slug]
+    assert slugs(alert="diskfull") == [disk.slug]
+    assert slugs(alert="High") == []
+    assert len(slugs()) == 3
