@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import chaos_checks, chaos_console, provision, services
-from devstack.chaos_cluster import Cluster, sigkill
+from devstack.chaos_cluster import Cluster
 from devstack.chaos_traffic import Plan, Receiver, Sender
 
 
@@ -160,6 +160,9 @@ def run(args, mode, cluster, receiver, workdir, marker):
     verified = cluster.manage("verify_audit_log", check=False)
     said = (verified.stdout + verified.stderr).strip().splitlines() or [""]
     table.check("audit log verifies", "exit 0", f"exit {verified.returncode}: {said[0][:70]}", verified.returncode == 0)
+    crashed = cluster.supervisor.restarted
+    table.check("processes that exited on their own (started again)", "reported",
+                ", ".join(f"{name} (exit {code})" for name, code, _ in crashed) or "none", None)
     settle = timings["settle"]
     table.check("settle time after the last fault", f"<= {chaos_checks.SETTLE_LIMIT:g} s",
                 f"{settle:.1f} s" if settle is not None else f"> {chaos_checks.SETTLE_LIMIT:g} s ({left})",
@@ -171,6 +174,10 @@ def run(args, mode, cluster, receiver, workdir, marker):
         near = [late for due, late in facts["lateness"] or [] if wall - 5 <= due <= wall + took + 15]
         print(f"  {at:6.1f}  {name}: {detail} ({took:.1f} s); levels due then: {len(near)}, "
               f"latest {max(near, default=0):.1f} s")
+    for name, code, _ in crashed:
+        log = (cluster.logs / f"{name}.log").read_text(errors="replace").splitlines()
+        cause = [line for line in log if "Unrecoverable error" in line or "Traceback" in line or "Error" in line]
+        print(f"\n{name} exited with code {code}; the last errors in its log:\n  " + "\n  ".join(cause[-8:] or log[-8:]))
     print("\n" + table.render())
     print("\nTimings: " + ", ".join(f"{k} {v:.0f} s" if v is not None else f"{k} -" for k, v in timings.items()))
     failed = table.failed
@@ -209,7 +216,7 @@ def fault_list(cluster, sender, mode):
         pids = [int(row[0].rsplit(":", 1)[1]) for row in rows if ":" in row[0]]
         worker = next((w for w in map(cluster.worker_of, pids) if w), cluster.workers[0])
         running = sum(1 for pid in pids if cluster.worker_of(pid) is worker)
-        sigkill(worker)
+        cluster.kill(worker)
         time.sleep(mode.down)  # the worker stays away this long on purpose
         cluster.restart_process(worker)
         return f"{worker.name} killed with {running} of its steps running, back after {mode.down:g} s"
@@ -220,7 +227,7 @@ def fault_list(cluster, sender, mode):
         while sender.in_flight[0] == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         in_flight = sender.in_flight[0]
-        sigkill(web)
+        cluster.kill(web)
         cluster.restart_process(web)
         return f"{web.name} killed with {in_flight} request(s) in flight, restarted"
 
@@ -230,7 +237,7 @@ def fault_list(cluster, sender, mode):
 
     def kill_beat():
         beat = cluster.beats[0]
-        sigkill(beat)
+        cluster.kill(beat)
         time.sleep(mode.down * 2)  # one beat alone this long on purpose
         cluster.restart_process(beat)
         return f"{beat.name} killed, back after {mode.down * 2:g} s"
@@ -249,6 +256,7 @@ def quiesce(cluster, timeout=20):
     """Stop the beats, so nothing more comes due, and let what is on its way arrive
     (bounded): the checks then compare a still picture. Returns when the beats stopped."""
     for beat in cluster.beats:
+        cluster.supervisor.hold(beat)
         beat.stop()
     cutoff = time.time()
     deadline = time.monotonic() + timeout

@@ -26,6 +26,7 @@ class Cluster:
                                     password=secrets.token_urlsafe(24))
         self.web_ports = [services.free_port() for _ in range(NODES)]
         self.token = token
+        self.supervisor = None
         self.env = dict(
             os.environ,
             DATABASE_URL=self.postgres.url,
@@ -119,6 +120,10 @@ class Cluster:
             self.wait_web(web)
         for worker in self.workers + self.pagers:
             self.wait_worker(worker)
+        # As compose's `restart: unless-stopped`: a process that exits on its own is started
+        # again; the run reports each one, with the tail of its log.
+        self.supervisor = services.Supervisor(self.webs + self.workers + self.pagers + self.beats,
+                                              start=lambda process: self.restart_process(process, wait=False)).start()
 
     def wait_web(self, web, timeout=60):
         services.wait_for(lambda: services.http_ok(f"{web.url}/readyz"), timeout, web.name)
@@ -134,14 +139,21 @@ class Cluster:
 
     # --- faults -----------------------------------------------------------
 
+    def kill(self, process):
+        """SIGKILL on purpose: the supervisor leaves it down until restart_process()."""
+        self.supervisor.hold(process)
+        sigkill(process)
+
     def restart_process(self, process, wait=True):
         """Start a killed process again (on the same port, schedule file, name)."""
+        if self.supervisor:
+            self.supervisor.release(process)
         if process in self.webs:
             self.start_web(process)
             if wait:
                 self.wait_web(process)
         else:
-            if process in self.workers:
+            if process in self.workers or process in self.pagers:
                 process.log_offset = process.log.stat().st_size
             process.start()
             if wait and process in self.workers:
@@ -183,6 +195,8 @@ class Cluster:
     # --- stopping ---------------------------------------------------------
 
     def stop(self):
+        if self.supervisor:
+            self.supervisor.stop()
         for process in self.beats + self.workers + self.pagers + self.webs:
             if process.popen is not None:
                 process.stop(timeout=10)

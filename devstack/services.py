@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -89,6 +90,60 @@ class Process:
     def kill(self):
         self.signal_group(signal.SIGKILL)
         self.popen.wait(5)
+
+
+class Supervisor:
+    """Starts again a process that exited on its own (a worker that crashed on a
+    broker restart, say), as compose's `restart: unless-stopped` does in
+    production: one crashed worker must not stop paging or steps for good.
+    A process someone stops or kills on purpose is `held` first; `restarted`
+    lists (name, exit code, time) for each restart, `on_restart` is told too."""
+
+    def __init__(self, processes, start=None, interval=0.5, on_restart=None):
+        self.processes = list(processes)
+        self.start_process = start or (lambda process: process.start())
+        self.interval, self.on_restart = interval, on_restart
+        self.restarted, self.held = [], set()
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def hold(self, process):
+        """`process` is going down on purpose: leave it alone until release()."""
+        with self._lock:
+            self.held.add(process.name)
+
+    def release(self, process):
+        with self._lock:
+            self.held.discard(process.name)
+
+    def check(self):
+        """One pass: restart every supervised process that exited and is not held."""
+        for process in self.processes:
+            with self._lock:
+                if process.name in self.held or process.popen is None or process.alive():
+                    continue
+                code = process.popen.returncode
+                process.signal_group(signal.SIGKILL)  # pool children left behind by the crash
+                self.start_process(process)
+                self.restarted.append((process.name, code, time.time()))
+            if self.on_restart:
+                self.on_restart(process, code)
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # noqa: BLE001 - a failed restart is tried again next pass
+                pass
 
 
 class Redis:

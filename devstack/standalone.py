@@ -110,7 +110,7 @@ def main(argv):
         OPS_CONSOLE_DATA_DIR=str(data_dir),
     )
     write_settings(data_dir / "env", env)
-    children = []
+    children, supervisor = [], None
 
     def on_signal(signum, frame):
         raise Stop()
@@ -156,6 +156,7 @@ def main(argv):
         metrics_dir.mkdir()
         # One below --threads: an alert flood never takes the thread that serves the board.
         web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), OPS_CONSOLE_API_MAX_INFLIGHT="3")
+        services_end = len(children)
         children.append(services.Process(
             "web", [str(venv_bin / "gunicorn"), "ops_console.wsgi", "--bind", f"127.0.0.1:{args.port}",
                     "--workers", "2", "--threads", "4", "--timeout", "60",
@@ -187,9 +188,14 @@ def main(argv):
         print(f"\n  Ops Console is running at {base_url}/", flush=True)
         print("\n".join(login), flush=True)
         print(f"  Logs: {logs}\n  Press Ctrl-C to stop.\n", flush=True)
+        # The console's own processes are started again when they exit (as compose's
+        # `restart: unless-stopped` does); the services beneath them stop the standalone.
+        console = children[services_end:]
+        supervisor = services.Supervisor(console, on_restart=lambda child, code: provision.say(
+            f"{child.name} exited (code {code}; see {logs}/{child.name}.log); started it again")).start()
         while True:
             for child in children:
-                if not child.alive():
+                if child not in console and not child.alive():
                     provision.say(f"{child.name} exited unexpectedly (see {logs}); stopping")
                     return 1
             time.sleep(1)
@@ -199,6 +205,8 @@ def main(argv):
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if supervisor:
+            supervisor.stop()
         for child in reversed(children):
             child.stop()
         try:
