@@ -104,7 +104,8 @@ class Supervisor:
         self.start_process = start or (lambda process: process.start())
         self.interval, self.on_restart = interval, on_restart
         self.restarted, self.held = [], set()
-        self._lock, self._stop = threading.Lock(), threading.Event()
+        # Re-entrant: the start callback may release() the process it is starting.
+        self._lock, self._stop = threading.RLock(), threading.Event()
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
 
     def start(self):
