@@ -240,3 +240,50 @@ def prometheus(tmp_path_factory):
 def fast_password_hasher(settings):
     """Every signed-in test user costs a full PBKDF2 hash otherwise."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class SmtpRecorder:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it was sent,
+    or refuses every message with 554 when `refuse`."""
+
+    def __init__(self, refuse=False):
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.messages, self.refuse = [], refuse
+        recorder = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                if recorder.refuse:
+                    return "554 5.7.1 Message refused"
+                from email import message_from_bytes
+
+                recorder.messages.append(message_from_bytes(envelope.content))
+                return "250 OK"
+
+        with socket.socket() as probe:  # aiosmtpd's controller needs the port before it starts
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def url(self, to):
+        return f"mailto://127.0.0.1:{self.port}?to={to}&from=ops-console@example.test&mode=insecure"
+
+    def close(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    made = []
+
+    def make(refuse=False):
+        made.append(SmtpRecorder(refuse))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()

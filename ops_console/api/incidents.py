@@ -13,6 +13,7 @@ from ops_console.history.forms import IncidentFilterForm
 from ops_console.incidents import actions
 from ops_console.incidents.forms import NOTE_MAX_CHARS, commander_choices  # the page's limit for a note
 from ops_console.incidents.models import Incident, Severity, Status
+from ops_console.incidents.permissions import status_changes_for
 from ops_console.monitoring.models import Service
 
 from .auth import Needs
@@ -167,9 +168,17 @@ def acknowledge(request, reference: str):
 
 
 @router.post("/incidents/{reference}/status", response=IncidentOut, summary="Change the status",
-             auth=Needs("incidents.manage_incident", write=True))
+             description="Commanders and admins: any change the state machine allows (409 otherwise). "
+                         "A responder on the incident: mitigated or resolved. Anyone else: 403.",
+             auth=Needs("incidents.view_incident", write=True))
 def change_status(request, reference: str, payload: StatusIn):
     incident = get_incident(reference)
+    # The incident page's rule (status_changes_for), checked against the incident as it is now;
+    # managers get the state machine's own answer (409) for a change it refuses.
+    if not request.user.has_perm("incidents.manage_incident") and \
+            payload.status not in status_changes_for(request.user, incident):
+        raise ApiError(403, f"You may not mark {incident.reference} {payload.status}.",
+                       {"allowed": status_changes_for(request.user, incident)})
     actions.do_change_status(incident, payload.status, acting_user=request.user, via="api")
     return incident_out(get_incident(reference))
 

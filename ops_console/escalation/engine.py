@@ -16,7 +16,7 @@ from ops_console.incidents.models import Incident, Status, TimelineEvent
 from ops_console.incidents.timeline import Kind, add_event
 from ops_console.monitoring.models import Service
 
-from . import matrix, notify
+from . import failover, matrix, notify
 from .maintenance import active_windows, holding_window
 from .models import Delivery, Escalation, EscalationLevel, Page, ScheduledLevel
 from .oncall import Schedule, rotations_with_people
@@ -210,8 +210,9 @@ def fire_batch(rows, at, *, by="engine"):
              created_at=at, link_expires_at=at + notify.ack_link_ttl())
         for row in due)
     # One INSERT for the whole batch's timeline (add_event writes one row per call).
-    TimelineEvent.objects.bulk_create(event for row, page in zip(due, pages)
-                                      for event in page_events(row, page, incidents[row.incident_id], at, by))
+    TimelineEvent.objects.bulk_create([event for row, page in zip(due, pages)
+                                       for event in page_events(row, page, incidents[row.incident_id], at, by)]
+                                      + failover.nobody_to_page(list(zip(due, pages)), at))
     notify.plan_deliveries([page for page in pages if page.user_id], at)
     ScheduledLevel.objects.bulk_create(
         [ScheduledLevel(incident_id=row.incident_id, generation=row.generation, level=row.level, round=row.round + 1,
@@ -255,10 +256,7 @@ def page_events(row, page, incident, at, by):
         yield event(Kind.ESCALATED, f"Paged level {row.level} again ({row.role_name}, repeat {row.round}): {why}.")
     elif row.level > 1:
         yield event(Kind.ESCALATED, f"Escalated to level {row.level}: {row.role_name}, because {why}.")
-    if page.user is None:
-        yield event(Kind.PAGE_FAILED, f"Nobody holds the role {row.role_name}: no one could be paged for level "
-                                      f"{row.level}.")
-    else:
+    if page.user is not None:  # nobody in the role: failover.nobody_to_page says so and moves on
         name = page.user.get_username()
         yield event(Kind.PAGED, f"Paged {name} ({row.role_name}, level {row.level}).", user=name)
 
@@ -286,8 +284,8 @@ def board_status(incidents, now=None):
     """Who is paged (and whose every channel failed), who is next, as a person
     and a role, and when, per incident, in a fixed number of queries."""
     ids = [incident.pk for incident in incidents]
-    status = {pk: {"paged": [], "failed": [], "channels": {}, "people": [], "next_role": None, "next_who": None,
-                   "next_at": None, "next_if": "", "level": None, "_next_slug": None} for pk in ids}
+    status = {pk: {"paged": [], "failed": [], "nobody": [], "channels": {}, "people": [], "next_role": None,
+                   "next_who": None, "next_at": None, "next_if": "", "level": None, "_next_slug": None} for pk in ids}
     generations = dict(Escalation.objects.filter(incident_id__in=ids).values_list("incident_id", "generation"))
     pages = Page.objects.filter(incident_id__in=ids).order_by("created_at", "pk")
     for incident_id, user, role, failed_at in pages.values_list("incident_id", "user__username", "role_name",
@@ -297,6 +295,8 @@ def board_status(incidents, now=None):
             status[incident_id]["paged"].append(name)
         if failed_at and name not in status[incident_id]["failed"]:
             status[incident_id]["failed"].append(name)
+            if not user:  # failed because nobody held the role, not because of a channel
+                status[incident_id]["nobody"].append(name)
     # Each person's channels on their latest page: what the board shows beside the name.
     latest = Delivery.objects.filter(page__incident_id__in=ids).order_by("page__created_at", "page_id", "id")
     for incident_id, user, page_id, channel, state, attempts, next_at in latest.values_list(
@@ -309,7 +309,7 @@ def board_status(incidents, now=None):
             channels[user] = (page_id, [])
         channels[user][1].append({"channel": channel, "status": state, "attempts": attempts, "next_at": next_at})
     for entry in status.values():
-        entry["people"] = [{"name": name, "failed": name in entry["failed"],
+        entry["people"] = [{"name": name, "failed": name in entry["failed"], "nobody": name in entry["nobody"],
                             "channels": entry["channels"].get(name, (None, []))[1]} for name in entry["paged"]]
         del entry["channels"]
     rows = ScheduledLevel.objects.filter(incident_id__in=ids).exclude(status=CANCELLED).order_by("due_at", "level")

@@ -4,10 +4,11 @@ import pytest
 from django.urls import reverse
 
 from ops_console.audit.models import AuditEntry
+from ops_console.incidents import actions
 from ops_console.incidents.models import Incident, TimelineEvent
 from ops_console.monitoring.models import Service
 
-from .conftest import ROLES, error_of
+from .conftest import ROLES, ApiClient, error_of
 from tests.incidents.conftest import open_incident
 
 # (path suffix, body, roles allowed): the same as the incident page's buttons (tests/incidents/test_views.py).
@@ -146,3 +147,40 @@ def test_status_transition_refused_is_409(api_as):
     assert api.post(f"/api/v1/incidents/{incident.reference}/status", {"status": "closed"}).status_code in (200, 409)
     response = api.post(f"/api/v1/incidents/{incident.reference}/status", {"status": "nonsense"})
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("who,status,expected", [
+    ("admin", "mitigated", 200), ("commander", "resolved", 200),
+    ("responder on it", "mitigated", 200), ("responder on it", "resolved", 200),
+    ("responder on it", "closed", 403), ("responder on it", "triggered", 403),
+    ("responder not on it", "resolved", 403), ("auditor", "resolved", 403), ("anonymous", "resolved", 401),
+])
+def test_status_change_follows_the_page_rule(api_as, who, status, expected):
+    """The page's rule (status_changes_for): a responder on the incident may mark it mitigated or resolved."""
+    incident = open_incident()
+    role = who.split()[0]
+    api = api_as(role) if role != "anonymous" else ApiClient(None)
+    if who == "responder on it":
+        incident.responders.add(api.user)
+    if status == "triggered":   # a change the state machine allows only from mitigated or resolved
+        actions.do_change_status(incident, "resolved", acting_user=None)
+    before = AuditEntry.objects.count()
+    response = api.post(f"/api/v1/incidents/{incident.reference}/status", {"status": status})
+    assert response.status_code == expected, response.content
+    incident.refresh_from_db()
+    if expected == 200:
+        assert response.json()["status"] == status == incident.status
+        assert AuditEntry.objects.count() == before + 1
+        assert AuditEntry.objects.order_by("-id").first().actor_id == api.user.pk
+    else:
+        code, _, _ = error_of(response)
+        assert code == ("forbidden" if expected == 403 else "unauthenticated")
+        assert incident.status != status and AuditEntry.objects.count() == before
+
+
+def test_a_responders_read_token_may_not_change_status(api_as):
+    incident = open_incident()
+    api = api_as("responder", scope="read")
+    incident.responders.add(api.user)
+    response = api.post(f"/api/v1/incidents/{incident.reference}/status", {"status": "resolved"})
+    assert response.status_code == 403 and error_of(response)[0] == "scope"

@@ -4,15 +4,17 @@ shows on the incident page within 5 s; once every method of theirs has failed
 the next level (Senior SRE, due in 30 min) is paged within 5 s more; nobody is
 paged twice for one level, and the board says what happened."""
 import time
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
-from ops_console.escalation import tasks
-from ops_console.escalation.models import DeliveryAttempt, Page
+from ops_console.escalation import engine, tasks
+from ops_console.escalation.models import DeliveryAttempt, Page, ScheduledLevel
+from ops_console.incidents.models import TimelineEvent
 from tests.waiting import wait_until
 
-from .conftest import contact, json_url, open_incident
+from .conftest import contact, json_url, open_incident, pages_of, staff_rotation
 
 
 @pytest.mark.integration
@@ -54,3 +56,26 @@ def test_all_methods_failing_pages_the_next_level_at_once(celery_worker, no_repe
     assert wait_until(lambda: len(senior_chat.requests) == 1, 5, message="one message to the senior SRE")
     levels = list(Page.objects.filter(incident=incident).values_list("level", flat=True))
     assert sorted(levels) == [1, 2]
+
+
+def test_a_page_to_nobody_brings_the_next_level_forward_once(no_repeats, client_as):
+    """Nobody holds the on-call SRE role: level 1 fails as it is made, and the senior SRE
+    (due in 30 min) is paged at once, exactly once; level 3 keeps its own time."""
+    staff_rotation("oncall-sre")  # a rotation without members
+    incident = open_incident("P1", title="Checkout returns 502")
+    t0 = incident.escalation.started_at
+    engine.fire_due(t0)
+    engine.fire_due(t0 + timedelta(seconds=2))   # the next ticks page nobody twice
+    assert pages_of(incident) == [(1, None), (2, "senior_sre")]
+    assert Page.objects.get(incident=incident, level=1).failed_at == t0
+    third = ScheduledLevel.objects.get(incident=incident, level=3, round=0)
+    assert third.status == "pending" and third.due_at == t0 + timedelta(minutes=60)
+    failed = TimelineEvent.objects.filter(incident=incident, kind=TimelineEvent.Kind.PAGE_FAILED)
+    assert [e.message for e in failed] == [
+        "Nobody holds the role On-call SRE: no one could be paged for level 1: escalating to level 2 (Senior SRE) "
+        f"now, without waiting for {t0 + timedelta(minutes=30):%H:%M:%S UTC}."]
+    assert failed[0].data["next_level"] == 2
+    board = client_as("commander").get(reverse("incidents:index")).content.decode()
+    assert 'data-testid="page-failed"' in board and "nobody (On-call SRE) — nobody holds the role" in board
+    page = client_as("commander").get(incident.get_absolute_url()).content.decode()
+    assert "nobody holds the role" in page and "no one could be paged for level 1: escalating to level 2" in page

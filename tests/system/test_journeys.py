@@ -89,6 +89,12 @@ def journey(request):
     return Journey(request.node.name)
 
 
+def _text(message):
+    """The plain text of an e-mail as received (one part or the first text part)."""
+    part = next((p for p in message.walk() if p.get_content_type() == "text/plain"), message)
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", errors="replace")
+
+
 def status_text(page, text, timeout=15_000):
     page.get_by_test_id("status").filter(has_text=text).wait_for(timeout=timeout)
 
@@ -96,11 +102,12 @@ def status_text(page, text, timeout=15_000):
 # --- (1) alert to resolution, then (3) the auditor's review --------------------
 
 def test_alert_to_resolution_then_the_auditors_review_and_export(
-        journey, monitoring_stack, target, worker_control, on_call, page_as, live_server, settings):
+        journey, monitoring_stack, target, worker_control, on_call, page_as, live_server, settings, smtp):
     Service.objects.create(slug="backend", name="Backend API", selector='job="backend"')
     library.save_text(SERVICE_DOWN, slug="service-down")
-    worker = worker_control.start(extra_env={"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-                                             "OPS_CONSOLE_BASE_URL": live_server.url})
+    mail_server = smtp()  # the on-call engineer has no contact method: pages go to their account e-mail
+    worker_control.start(extra_env={"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mail_server.port),
+                                    "OPS_CONSOLE_BASE_URL": live_server.url})
     oncall = on_call["oncall-sre"]
 
     with journey.step("the target goes down and the alert opens an incident"):
@@ -112,8 +119,9 @@ def test_alert_to_resolution_then_the_auditors_review_and_export(
 
     with journey.step("the on-call engineer is paged by e-mail with an acknowledge link"):
         escalation.fire_due()   # what beat's periodic task does
-        mail = wait_until(lambda: re.search(r"Acknowledge: (\S+/ack/\S+)", worker.log_path.read_text()), 30,
-                          message="the e-mail page")
+        mail = wait_until(lambda: next((found for message in mail_server.messages
+                                        if (found := re.search(r"Acknowledge: (\S+/ack/\S+)", _text(message)))),
+                                       None), 30, message="the e-mail page")
         ack_url = mail.group(1)
         assert ack_url.startswith(live_server.url)
 
