@@ -80,10 +80,13 @@ class FileImport:
 
 # --- reading ---------------------------------------------------------------------
 
-def read_text(text, *, path):
+def read_text(text, *, path, name=None):
     """FileImport (not stored yet) of one file's text; path names it in
-    messages and gives the runbook its slug and perhaps its alert."""
+    messages and perhaps its alert; `name`, its path relative to the directory
+    imported (default: the file's name alone), gives the runbook its slug, so
+    that kubernetes/KubePodCrashLooping.md is kubernetes-kubepodcrashlooping."""
     result = FileImport(path)
+    name = PurePath(str(name)) if name is not None else PurePath(PurePath(str(path)).name)
     text = (text or "").lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     metadata, body_start = front_matter(lines, path, result.problems)
@@ -100,14 +103,15 @@ def read_text(text, *, path):
     if sections:
         for alert, parts in sections.items():
             source = "\n\n".join("\n".join(lines[start:end]).strip("\n") for start, end in parts) + "\n"
-            reading = _reading(source, path=path, slug=slug_for(alert), first_line=parts[0][0] + 1,
+            # A catalogue's runbooks are named for their alerts, in the catalogue's folder.
+            reading = _reading(source, path=path, slug=slug_for(name.parent / alert), first_line=parts[0][0] + 1,
                                metadata={**metadata, "catalogue": PurePath(path).name})
             reading.doc.title, reading.doc.alerts = alert, [alert]
             severity = SEVERITY_RE.search(source)
             reading.doc.severity = severity.group(1).lower() if severity else reading.doc.severity
             result.readings.append(reading)
         return result
-    reading = _reading(body, path=path, slug=slug_for(path), first_line=1, metadata=metadata, source=text)
+    reading = _reading(body, path=path, slug=slug_for(name), first_line=1, metadata=metadata, source=text)
     doc = reading.doc
     title = metadata.get("title") if isinstance(metadata.get("title"), str) else ""
     doc.title = (title or doc.title or reading.slug)[:300]
@@ -118,8 +122,12 @@ def read_text(text, *, path):
     return result
 
 
-def slug_for(path):
-    slug = slugify(PurePath(str(path)).stem)[:200] or "runbook"
+def slug_for(name):
+    """The slug of a path relative to the imported tree, one slugified part per
+    folder: a/b/Same.md -> a-b-same (a .md suffix is no part of it)."""
+    name = PurePath(str(name))
+    parts = [*name.parent.parts, name.stem if name.suffix.lower() == ".md" else name.name]
+    slug = "-".join(part for part in map(slugify, parts) if part)[:200].strip("-") or "runbook"
     return f"{slug}-runbook" if slug in RESERVED_SLUGS else slug
 
 
@@ -315,16 +323,17 @@ def _block_text(token, lines):
 # --- storing -----------------------------------------------------------------------
 
 def import_texts(named_texts, *, actor=None, save=True):
-    """[(path, text or an OSError/UnicodeError)] -> [FileImport], each stored
+    """[(path, text or an OSError/UnicodeError[, name relative to the imported
+    directory: the slug's source, default the file's name])] -> [FileImport], each stored
     runbook in its own transaction with its audit entry. Two files that would
     be one runbook are both refused; the rest of the batch is imported.
     save=False only reads and checks (lint_runbooks --import)."""
     results = []
-    for path, text in named_texts:
+    for path, text, *name in named_texts:
         if isinstance(text, Exception):
             results.append(FileImport(path, problems=[unreadable(path, text)]))
             continue
-        results.append(read_text(text, path=path))
+        results.append(read_text(text, path=path, name=name[0] if name else None))
     by_slug = {}
     for result in results:
         for reading in result.readings:
@@ -383,9 +392,9 @@ def import_paths(paths, *, actor=None, save=True):
         if path.is_dir():
             files, tree_problems = library.runbook_files(path, display=library.display_path)
             refused += [FileImport(p.path, problems=[p]) for p in tree_problems if p.severity == "error"]
-            named += [read_file(file, display=library.display_path) for file in files]
+            named += [(*read_file(file, display=library.display_path), file.relative_to(path)) for file in files]
         else:
-            named.append(read_file(path, display=library.display_path))
+            named.append((*read_file(path, display=library.display_path), path.name))
     return refused + import_texts(named, actor=actor, save=save)
 
 
@@ -400,8 +409,9 @@ def store(reading, *, path, actor=None):
         current = runbook.current_version
         if not created and current is not None and not current.document.get("imported"):
             reading.status = REFUSED
-            reading.problems.append(Problem(path, reading.line, f"the runbook {reading.slug!r} exists and was not "
-                                                                "imported: it is not replaced (rename the file)"))
+            where = f" (from {runbook.source_path})" if runbook.source_path else ""
+            reading.problems.append(Problem(path, reading.line, f"the runbook {reading.slug!r} exists{where} and was "
+                                                                "not imported: it is not replaced (rename the file)"))
             return
         reading.runbook = runbook
         if current is not None and current.sha256 == digest and not runbook.archived:

@@ -131,7 +131,7 @@ def save_text(text, *, slug, path="", actor=None):
     return _save(text, doc, problems, notes, slug=slug, path=path, actor=actor)
 
 
-def _save(text, doc, problems, notes, *, slug, path, actor):
+def _save(text, doc, problems, notes, *, slug, path, actor, keep_imported=False):
     saved = Saved(INVALID, problems=problems, notes=notes)
     if saved.errors:
         return saved
@@ -140,6 +140,12 @@ def _save(text, doc, problems, notes, *, slug, path, actor):
         runbook, created = Runbook.objects.select_for_update().get_or_create(
             slug=slug, defaults={"title": doc.title[:300] or slug})
         current = runbook.current_version
+        if keep_imported and current is not None and current.document.get("imported"):
+            # The import's mirror image (importer.store): neither silently replaces the other.
+            where = f" from {runbook.source_path}" if runbook.source_path else ""
+            return Saved(INVALID, runbook, problems=problems + [Problem(
+                path or f"{slug}.md", 0, f"the runbook {slug!r} was imported{where}: {path or 'this file'} does not "
+                                         "replace it (rename one of them)")], notes=notes)
         if current is not None and current.sha256 == digest and not runbook.archived:
             return Saved(UNCHANGED, runbook, current, problems, notes)
         version = runbook.versions.filter(sha256=digest).first()  # back to an earlier text
@@ -191,7 +197,7 @@ def sync_directory(directory, *, actor=None):
     for rel, slug, text, doc, problems in parsed:
         problems = sorted(problems + [p for p in promql_problems if p.path == rel], key=lambda p: p.line)
         results.append((rel, _save(text, doc, problems, [note] if note else [], slug=slug, path=rel,
-                                   actor=actor)))
+                                   actor=actor, keep_imported=True)))
     prefix = display_path(directory.resolve()).rstrip("/") + "/"
     for runbook in Runbook.objects.filter(archived=False, source_path__startswith=prefix).exclude(slug__in=seen):
         runbook.archived = True

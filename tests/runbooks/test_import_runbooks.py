@@ -47,12 +47,12 @@ def test_the_whole_corpus_imports_and_links_every_alert(imported):
     assert len(runbooks) == 108
     router = Router()       # what an incident opened by the alert links
     for path in ALERT_FILES:
-        runbook = runbooks[path.stem.lower()]
+        runbook = runbooks[f"{path.parent.name}-{path.stem}".lower()]   # its path in the corpus
         assert runbook.alerts == [path.stem] and router.runbook_for(path.stem) == runbook, path
         doc = runbook.current_version.parsed()
         assert doc.imported and runbook.current_version.source == path.read_text()
     # Hugo keys are kept, not refused.
-    doc = runbooks["nodefilesystemfilesfillingup"].current_version.parsed()
+    doc = runbooks["node-nodefilesystemfilesfillingup"].current_version.parsed()
     assert doc.metadata == {"title": "Node Filesystem Files Filling Up", "weight": 20}
     assert AuditEntry.objects.filter(action="runbook.imported").count() == 108
 
@@ -74,14 +74,14 @@ def test_no_step_runs_a_session_command_on_the_host(imported):
     inside = [s for _, s in manual if any(command_words(line)[:1] in typed_inside for line in s.body.split("\n"))]
     assert len(inside) == 13
     by_slug = dict(manual)
-    assert by_slug["nodefilesystemfilesfillingup"].body == (
+    assert by_slug["node-nodefilesystemfilesfillingup"].body == (
         "MOUNT_POINT='<value of mountpoint label from alert>'\nNODE_NAME='<value of instance label from alert>'\n"
         "oc debug \"node/$NODE_NAME\"\ndf -hi \"/host/$MOUNT_POINT\"")
     # Sample output is not part of a command: a printed table, the output after a `$ ` prompt.
-    doc = Runbook.objects.get(slug="alertmanagerclustercrashlooping").current_version.parsed()
+    doc = Runbook.objects.get(slug="alertmanager-alertmanagerclustercrashlooping").current_version.parsed()
     assert doc.steps[0].body == "kubectl get pod -l app=alertmanager"
     assert "Sample output:\n\n```text\nNAMESPACE   NAME" in doc.steps[0].explanation
-    doc = Runbook.objects.get(slug="alertmanagermembersinconsistent").current_version.parsed()
+    doc = Runbook.objects.get(slug="alertmanager-alertmanagermembersinconsistent").current_version.parsed()
     assert doc.steps[0].body == ("kubectl describe svc alertmanager-main\n"
                                  "kubectl get pod -o wide | grep alertmanager-main")
 

@@ -88,6 +88,9 @@ def test_a_catalogue_becomes_one_runbook_per_alert():
         ("apppodnotready", ["AppPodNotReady"], "critical", 13),
         ("appvolumefillingup", ["AppVolumeFillingUp"], "warning", 16),
     ]
+    # Imported from a directory that holds it in a folder: in the catalogue's folder.
+    result = importer.read_text(CATALOGUE, path="/src/mixin/runbook.md", name="mixin/runbook.md")
+    assert [r.slug for r in result.readings][:1] == ["mixin-apppodcrashlooping"]
     first = result.readings[0]
     assert first.source.startswith('##### Alert Name: "AppPodCrashLooping"') and "AppPodNotReady" not in first.source
     assert [s.body for s in first.doc.steps] == ["kubectl get pods --field-selector=status.phase!=Running"]
@@ -118,15 +121,35 @@ def test_store_creates_once_and_refuses_to_replace_a_console_runbook(db):
 
 
 def test_two_files_that_would_be_one_runbook_are_both_refused_the_rest_imported(db):
-    results = importer.import_texts([("a/Same.md", "# A\n"), ("b/same.md", "# B\n"), ("Other.md", "# O\n"),
+    results = importer.import_texts([("t/a/B-Same.md", "# A\n", "a/B-Same.md"),    # (shown as, text, name in the tree)
+                                     ("t/a-b/same.md", "# B\n", "a-b/same.md"), ("Other.md", "# O\n"),
                                      ("bad.md", UnicodeDecodeError("utf-8", b"ab\n\xff", 3, 4, "invalid"))])
     messages = [str(p) for r in results for p in r.errors]
-    assert messages == ["a/Same.md:1: error: a/Same.md:1, b/same.md:1 would all be the runbook 'same': rename all "
-                        "but one (none is imported)",
-                        "b/same.md:1: error: a/Same.md:1, b/same.md:1 would all be the runbook 'same': rename all "
-                        "but one (none is imported)",
+    assert messages == ["t/a/B-Same.md:1: error: t/a/B-Same.md:1, t/a-b/same.md:1 would all be the runbook "
+                        "'a-b-same': rename all but one (none is imported)",
+                        "t/a-b/same.md:1: error: t/a/B-Same.md:1, t/a-b/same.md:1 would all be the runbook "
+                        "'a-b-same': rename all but one (none is imported)",
                         "bad.md:2: error: not UTF-8 text (byte 0xff): not imported"]
     assert list(Runbook.objects.values_list("slug", flat=True)) == ["other"]
+
+
+def test_the_slug_is_the_path_in_the_imported_tree(db, tmp_path):
+    """Same-named files in two folders of one import are two runbooks, each linked to the alert
+    its name says; the folder imported itself is no part of the slug."""
+    tree = tmp_path / "runbooks"
+    for folder in ("kubernetes", "openshift/nodes"):
+        (tree / folder).mkdir(parents=True)
+        (tree / folder / "KubePodCrashLooping.md").write_text(HUGO.replace("Check the pod:", f"Check ({folder}):"))
+    (tree / "notes.md").write_text("# Notes\n")
+    results = importer.import_paths([tree])
+    assert sorted((r.slug, r.status, r.doc.alerts) for result in results for r in result.readings) == [
+        ("kubernetes-kubepodcrashlooping", "created", ["KubePodCrashLooping"]),
+        ("notes", "created", []),
+        ("openshift-nodes-kubepodcrashlooping", "created", ["KubePodCrashLooping"])]
+    assert [p for result in results for p in result.errors] == []
+    # One file given by itself: its name only.
+    [single] = importer.import_paths([tree / "kubernetes" / "KubePodCrashLooping.md"], save=False)
+    assert [r.slug for r in single.readings] == ["kubepodcrashlooping"]
 
 
 def test_a_link_out_of_the_directory_is_refused(db, tmp_path):

@@ -116,3 +116,38 @@ def test_a_query_promtool_cannot_parse_is_not_loaded(db, tmp_path):
     assert "bad-query.md:4: error: PromQL syntax error (promtool): unclosed left parenthesis at 1:16 of the " \
            "query" in err
     assert error and not Runbook.objects.filter(slug="bad-query").exists()
+
+
+def test_sync_does_not_replace_an_imported_runbook_nor_import_a_library_one(db, tmp_path):
+    from ops_console.runbooks import importer
+
+    imported_tree, library = tmp_path / "imported", tmp_path / "library"
+    (imported_tree / "storage").mkdir(parents=True)
+    library.mkdir()
+    (imported_tree / "storage" / "Disk-Full.md").write_text("# Disk full\n\n```shell\ndf -h\n```\n")
+    [result] = importer.import_paths([imported_tree])
+    assert [(r.slug, r.status) for r in result.readings] == [("storage-disk-full", "created")]
+    imported = Runbook.objects.get(slug="storage-disk-full")
+    before = (imported.current_version_id, imported.source_path)
+
+    (library / "storage-disk-full.md").write_text(DISK_FULL)
+    out, err, error = sync(library)
+    assert "1 with errors" in out and error
+    file = library / "storage-disk-full.md"
+    assert (f"{file}:0: error: the runbook 'storage-disk-full' was imported from {imported.source_path}: "
+            f"{file} does not replace it (rename one of them)") in err, err
+    imported.refresh_from_db()
+    assert (imported.current_version_id, imported.source_path) == before
+    assert imported.current_version.parsed().imported and imported.versions.count() == 1
+
+    # The mirror image: a library runbook is not replaced by an import of the same slug.
+    (library / "storage-disk-full.md").rename(library / "disk-full.md")
+    assert "1 created" in sync(library)[0]
+    (imported_tree / "Disk-Full.md").write_text("# Disk full, imported\n")
+    [again] = importer.import_paths([imported_tree / "Disk-Full.md"])
+    library_runbook = Runbook.objects.get(slug="disk-full")
+    assert [r.status for r in again.readings] == ["refused"]
+    assert [p.message for p in again.errors] == [
+        f"the runbook 'disk-full' exists (from {library_runbook.source_path}) and was not imported: it is not "
+        "replaced (rename the file)"]
+    assert not library_runbook.current_version.parsed().imported and library_runbook.versions.count() == 1
