@@ -1,16 +1,18 @@
 """The API's one error shape, for every refusal:
     {"error": {"code": "...", "message": "...", "details": ...}}
 400 bad_request, 401 unauthenticated, 403 forbidden, 404 not_found (also any unknown
-path under /api/v1/: urls.py), 405 method_not_allowed, 409 conflict, 422 invalid (a
-body or query the schema refuses; details lists each field and why)."""
+path under /api/v1/: urls.py), 405 method_not_allowed, 409 conflict, 413 too_large (the
+intake), 422 invalid (a body or query the schema refuses; details lists each field and
+why). The shape itself is ui.json_errors', which the alert intake answers with too."""
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaError
 
-CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 422: "invalid"}
+from ops_console.ui.json_errors import CODES, error_response
+
+__all__ = ["CODES", "ApiError", "error_response", "install"]
 
 
 class ApiError(Exception):
@@ -18,14 +20,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.details = status, message, details
         self.code = code or CODES.get(status, "error")
-
-
-def error_response(status, message, details=None, code=None):
-    response = JsonResponse({"error": {"code": code or CODES.get(status, "error"), "message": message,
-                                       "details": details}}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="ops-console"'
-    return response
 
 
 def _field(loc):

@@ -1,13 +1,14 @@
 """Token-authenticated intake endpoints: Alertmanager's webhook and generic
-events. No session, no CSRF (a bearer token instead); JSON in, JSON out."""
+events. No session, no CSRF (a bearer token instead); JSON in, JSON out, and
+every refusal (4xx) in the REST API's one error shape (ui.json_errors)."""
 from datetime import timedelta
 
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from ops_console.ui.access import public
+from ops_console.ui.json_errors import error_response
 
 from . import alert_queue, ingest
 from .models import ApiToken
@@ -44,16 +45,27 @@ def read_unsized_body(request):
     return b"".join(chunks)
 
 
+def answer(status, data):
+    """The domain's (status, data) as a response. A refusal (4xx) in the error shape; the
+    fields it had beside its message (the stored delivery's "payload" id) stay where a
+    client already reads them, and are its details too. Successes and our own 503s
+    (Alertmanager retries those; their "error" is a string, as the load shedder's) as they are."""
+    if 400 <= status < 500 and isinstance(data.get("error"), str):
+        kept = {key: value for key, value in data.items() if key != "error"}
+        details = kept or ({"max_bytes": ingest.MAX_BODY_BYTES} if status == 413 else None)
+        return error_response(status, data["error"], details, **kept)
+    return JsonResponse(data, status=status)
+
+
 def _endpoint(source, receive):
     @public
     @csrf_exempt
-    @require_POST
     def view(request):
+        if request.method != "POST":  # not require_POST: its 405 has an empty body
+            return error_response(405, f"{request.method} is not allowed here.", {"allowed": ["POST"]})
         token = authenticate(request)
         if token is None:
-            response = JsonResponse({"error": "missing or invalid bearer token"}, status=401)
-            response["WWW-Authenticate"] = 'Bearer realm="ops-console"'
-            return response
+            return error_response(401, "missing or invalid bearer token: Authorization: Bearer <integration token>")
         remote_addr = request.META.get("REMOTE_ADDR")
         try:
             length = int(request.headers.get("Content-Length") or 0)
@@ -70,7 +82,7 @@ def _endpoint(source, receive):
                 status, data = receive(body, token=token, remote_addr=remote_addr)
         else:
             status, data = receive(request.body, token=token, remote_addr=remote_addr)
-        return JsonResponse(data, status=status)
+        return answer(status, data)
 
     view.__name__ = f"{source}_intake"
     return view

@@ -64,7 +64,8 @@ def test_an_oversized_chunked_body_gets_413_and_is_kept(gunicorn, api_token):
     assert len(body) > MAX_BODY_BYTES
     status, data = post_chunked(gunicorn, api_token, body, chunk_size=64 * 1024)
     assert status == 413
-    assert data == {"error": f"body too large: at most {MAX_BODY_BYTES:,} bytes"}
+    assert data == {"error": {"code": "too_large", "message": f"body too large: at most {MAX_BODY_BYTES:,} bytes",
+                              "details": {"max_bytes": MAX_BODY_BYTES}}}
     stored = WebhookPayload.objects.get()
     assert stored.outcome == "too_large" and stored.error == f"chunked body exceeds {MAX_BODY_BYTES:,} bytes"
     assert stored.body == body[:64 * 1024].decode()

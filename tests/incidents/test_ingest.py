@@ -10,6 +10,14 @@ from .conftest import AM_URL, EVENTS_URL, am_alert, am_payload, severity
 pytestmark = pytest.mark.django_db
 
 
+def error_of(response, *kept):
+    """The API's one error shape (docs/api.md), plus the older top-level fields `kept`
+    for clients that read them: returns (code, message, details)."""
+    body = response.json()
+    assert set(body) == {"error", *kept} and set(body["error"]) == {"code", "message", "details"}, body
+    return body["error"]["code"], body["error"]["message"], body["error"]["details"]
+
+
 def kinds(incident):
     return list(incident.timeline.values_list("kind", flat=True))
 
@@ -164,8 +172,10 @@ def test_runbook_from_runbook_url_annotation(post_json):
 def test_bad_body_is_400_with_the_reason_and_kept(post_json, body, message):
     response = post_json(AM_URL, body)
     assert response.status_code == 400
-    assert message in response.json()["error"]
+    code, reason, details = error_of(response, "payload")
+    assert code == "bad_request" and message in reason
     stored = WebhookPayload.objects.get()
+    assert details == {"payload": stored.pk} and response.json()["payload"] == stored.pk  # kept where it was
     assert stored.outcome == "invalid" and message in stored.error
     assert stored.body == (body.decode() if isinstance(body, bytes) else body)
     assert not Incident.objects.exists()
@@ -173,14 +183,15 @@ def test_bad_body_is_400_with_the_reason_and_kept(post_json, body, message):
 
 def test_one_bad_alert_refuses_the_whole_batch(post_json):
     response = post_json(AM_URL, am_payload(am_alert(fingerprint="ok"), am_alert(fingerprint="x", status="weird")))
-    assert response.status_code == 400 and "alerts[1].status" in response.json()["error"]
+    assert response.status_code == 400 and "alerts[1].status" in error_of(response, "payload")[1]
     assert not Incident.objects.exists() and not Alert.objects.exists()
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_missing_or_wrong_token_is_401_and_nothing_stored(post_json, token):
     response = post_json(AM_URL, am_payload(), token=token)
-    assert response.status_code == 401
+    assert response.status_code == 401 and error_of(response)[0] == "unauthenticated"
+    assert response["WWW-Authenticate"] == 'Bearer realm="ops-console"'
     assert not WebhookPayload.objects.exists() and not Incident.objects.exists()
 
 
@@ -191,14 +202,25 @@ def test_revoked_token_is_refused(post_json, api_token):
     assert post_json(AM_URL, am_payload()).status_code == 401
 
 
-def test_get_is_not_allowed(client, api_token):
-    assert client.get(AM_URL, HTTP_AUTHORIZATION=f"Bearer {api_token}").status_code == 405
+@pytest.mark.parametrize("url", [AM_URL, EVENTS_URL])
+@pytest.mark.parametrize("method", ["get", "put", "delete", "patch"])
+@pytest.mark.parametrize("with_token", [True, False])
+def test_a_wrong_method_is_405_in_the_error_shape(client, api_token, url, method, with_token):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {api_token}"} if with_token else {}
+    response = getattr(client, method)(url, **headers)
+    assert response.status_code == 405 and response["Content-Type"] == "application/json"
+    assert response["Allow"] == "POST"
+    code, message, details = error_of(response)
+    assert code == "method_not_allowed" and method.upper() in message and details == {"allowed": ["POST"]}
+    assert not WebhookPayload.objects.exists()
 
 
 def test_oversized_body_is_413(post_json):
     big = am_payload(am_alert(annotations={"description": "x" * (1024 * 1024)}))
     response = post_json(AM_URL, big)
     assert response.status_code == 413
+    code, message, details = error_of(response)
+    assert code == "too_large" and "body too large" in message and details == {"max_bytes": 1024 * 1024}
     stored = WebhookPayload.objects.get()
     assert stored.outcome == "too_large" and len(stored.body) <= 64 * 1024
     assert not Incident.objects.exists()
@@ -259,4 +281,7 @@ def test_events_trigger_acknowledge_resolve(post_json):
 ])
 def test_bad_events_are_400(post_json, body, message):
     response = post_json(EVENTS_URL, body)
-    assert response.status_code == 400 and message in response.json()["error"]
+    assert response.status_code == 400
+    code, reason, details = error_of(response, "payload")
+    assert code == "bad_request" and message in reason
+    assert details == {"payload": WebhookPayload.objects.get().pk} == {"payload": response.json()["payload"]}
