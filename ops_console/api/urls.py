@@ -6,12 +6,13 @@ from ninja import NinjaAPI
 
 from ops_console.ui.access import public
 
-from . import audit, errors, incidents, oncall, overrides, pagerduty, postmortems, runbooks, schedules
+from . import audit, drills, errors, incidents, oncall, overrides, pagerduty, postmortems, runbooks, schedules
 from .auth import PersonalTokenAuth
 
 api = NinjaAPI(
     title="Ops Console API", version="1", urls_namespace="api", auth=PersonalTokenAuth(),
-    description="Incidents, postmortems, runbooks, runs, schedules, on-call and overrides, and the audit log. "
+    description="Incidents, postmortems, runbooks, runs, schedules, drill results, on-call and overrides, and the "
+                "audit log. "
                 "Authenticate with a personal API token: `Authorization: Bearer <token>` (Account → API tokens). "
                 "Bearer only: no session cookie is read. "
                 'Errors: `{"error": {"code": ..., "message": ..., "details": ...}}`, also for an unknown path (404) '
@@ -19,7 +20,7 @@ api = NinjaAPI(
                 "Lists are newest first; pass the response's `next` as `?cursor=` for the next page.",
 )
 errors.install(api)
-for module in (incidents, postmortems, runbooks, schedules, oncall, overrides, audit, pagerduty):
+for module in (incidents, postmortems, runbooks, schedules, drills, oncall, overrides, audit, pagerduty):
     api.add_router("", module.router)
 
 

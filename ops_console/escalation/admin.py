@@ -50,4 +50,5 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(admin.ModelAdmin):
-    list_display = ["service", "starts_at", "ends_at", "reason"]
+    # A recurring window (cron set) is in effect for `duration` from each occurrence, in its time zone.
+    list_display = ["service", "starts_at", "ends_at", "cron", "duration", "time_zone", "reason"]

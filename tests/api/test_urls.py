@@ -34,7 +34,8 @@ def test_schema_is_served_and_has_every_path(client, db):
     assert served and served <= paths, served - paths
     for path in ("/api/v1/incidents", "/api/v1/runs/{run_id}/cancel", "/api/v1/oncall", "/api/v1/audit",
                  "/api/v1/pagerduty/enqueue", "/api/v1/incidents/{reference}/postmortem", "/api/v1/schedules",
-                 "/api/v1/schedules/{schedule_id}/enable", "/api/v1/oncall/{role}/overrides/{override_id}"):
+                 "/api/v1/schedules/{schedule_id}/enable", "/api/v1/oncall/{role}/overrides/{override_id}",
+                 "/api/v1/drills", "/api/v1/drills/{drill_id}"):
         assert path in paths
     runbook_filters = {p["name"]: p for p in schema["paths"]["/api/v1/runbooks"]["get"]["parameters"]}
     assert "alert" in runbook_filters and "alert name" in runbook_filters["alert"]["description"]
@@ -68,10 +69,11 @@ def test_schema_passes_openapi_spec_validator(client, db):
 
 def schema_operations(client, author):
     """(method, path with its parameters filled in) for every operation but PagerDuty's intake,
-    with an incident and its postmortem, a runbook, a run, a schedule, a rotation's override
-    and an audit entry to point at."""
+    with an incident and its postmortem, a runbook, a run and its drill result, a schedule, a
+    rotation's override and an audit entry to point at."""
     from ops_console.audit.models import AuditEntry
     from ops_console.history.postmortems import do_save_postmortem
+    from ops_console.runbooks.models import DrillResult
     from ops_console.runbooks.schedules import do_create_schedule
     from tests.incidents.conftest import open_incident
     from tests.runbooks.builders import start, step
@@ -83,9 +85,10 @@ def schema_operations(client, author):
     run = start(step("manual", "Tell"))
     schedule = do_create_schedule(name="Nightly", runbook=run.runbook, cron="0 2 * * *", acting_user=author)
     override = rotation_with_override()
+    drill = DrillResult.objects.create(run=run, runbook=run.runbook, targets={"detection": 5})
     values = {"reference": incident.reference, "slug": run.runbook.slug, "number": "1", "run_id": str(run.pk),
               "entry_id": str(AuditEntry.objects.order_by("id").first().pk), "schedule_id": str(schedule.pk),
-              "role": override.rotation.role.slug, "override_id": str(override.pk)}
+              "role": override.rotation.role.slug, "override_id": str(override.pk), "drill_id": str(drill.pk)}
     schema = client.get("/api/v1/openapi.json").json()
     for path, item in schema["paths"].items():
         if path.startswith("/api/v1/pagerduty/"):
