@@ -154,12 +154,13 @@ def main(argv):
         metrics_dir = data_dir / "metrics"
         services.remove_tree(metrics_dir)
         metrics_dir.mkdir()
-        # One below --threads: an alert flood never takes the thread that serves the board.
+        # Threads: an alert flood holds at most 3 (OPS_CONSOLE_API_MAX_INFLIGHT), open run pages' output
+        # streams at most 2 (RUNBOOK_STREAMS_PER_PROCESS): one always serves the board.
         web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), OPS_CONSOLE_API_MAX_INFLIGHT="3")
         services_end = len(children)
         children.append(services.Process(
             "web", [str(venv_bin / "gunicorn"), "ops_console.wsgi", "--bind", f"127.0.0.1:{args.port}",
-                    "--workers", "2", "--threads", "4", "--timeout", "60",
+                    "--workers", "2", "--threads", "6", "--timeout", "60",
                     "--access-logfile", str(logs / "access.log")],
             env=web_env, cwd=provision.REPO, log=logs / "web.log").start())
         children.append(services.Process(

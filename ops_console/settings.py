@@ -253,6 +253,13 @@ BEAT_STANDIN_AFTER = envint("OPS_CONSOLE_BEAT_STANDIN_AFTER", 30)
 # a queued step nobody picked up this long is sent again (a broker restart).
 RUNBOOK_WORKER_LOST_AFTER = envint("RUNBOOK_WORKER_LOST_AFTER", 30)
 RUNBOOK_REQUEUE_AFTER = envint("RUNBOOK_REQUEUE_AFTER", 20)
+# A running step's output is pushed to the run page (Redis, then server-sent events);
+# off: the page polls the run every second. A stream holds a web thread: it lasts at most
+# RUNBOOK_STREAM_SECONDS (the page reconnects) and each process serves at most
+# RUNBOOK_STREAMS_PER_PROCESS at once (half of gunicorn's --threads 4; more pages poll).
+RUNBOOK_LIVE_OUTPUT = envbool("RUNBOOK_LIVE_OUTPUT", True)
+RUNBOOK_STREAM_SECONDS = envint("RUNBOOK_STREAM_SECONDS", 30)
+RUNBOOK_STREAMS_PER_PROCESS = envint("RUNBOOK_STREAMS_PER_PROCESS", 2)
 # Shell steps run as this unprivileged user, never as the worker's (which must be root,
 # or may run the step user through sudo: see docs/operations.md).
 RUNBOOK_STEP_USER = env("RUNBOOK_STEP_USER", "opsrunner")

@@ -19,7 +19,7 @@ from ops_console import database
 from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
-from . import executors, params, signals
+from . import executors, live_output, params, signals
 from .models import Run, StepAttempt, StepRun
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,9 @@ def _execute_claimed(run, doc, step_run, token):
 
     secrets = run.secret_parameters or {}
     context = executors.StepContext(step, {**run.parameters, **secrets}, progress,
-                                    hidden=[str(v) for v in secrets.values()], credentials_used=credentials_used)
+                                    hidden=[str(v) for v in secrets.values()], credentials_used=credentials_used,
+                                    live=lambda hidden: live_output.Publisher(run.pk, step_run_id, step_run.attempts,
+                                                                              hidden))
     try:
         outcome = executors.get(step.kind).execute(context)
     except executors.StepError as exc:

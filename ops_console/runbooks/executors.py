@@ -19,7 +19,7 @@ from .sandbox import mask
 
 HEAD_BYTES = 64 * 1024   # output kept from the start of a step...
 TAIL_BYTES = 64 * 1024   # ...and from its end; what lies between is counted, not kept
-FLUSH_SECONDS = 0.5      # how often running output reaches the database (and the page)
+FLUSH_SECONDS = 0.5      # how often running output reaches the database (the page gets it live: live_output.py)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -50,12 +50,14 @@ class StepContext:
     """What an executor gets: the step, the run's parameter values,
     progress(output, cut) -> False when it must stop (cancelled, lease lost),
     the values never to show (secret parameters; the executor adds credentials),
-    and credentials_used(queue, names), called before a step receives credentials."""
+    credentials_used(queue, names), called before a step receives credentials,
+    and live(hidden) -> a live_output.Publisher for the output as it is read (or None)."""
 
-    def __init__(self, step: Step, values: dict, progress=None, *, hidden=(), credentials_used=None):
+    def __init__(self, step: Step, values: dict, progress=None, *, hidden=(), credentials_used=None, live=None):
         self.step, self.values = step, values
         self.command = ""
         self.hidden = list(hidden)
+        self._live = live
         self._progress = progress or (lambda output, cut, command: True)
         self._credentials_used = credentials_used or (lambda queue, names: None)
 
@@ -64,6 +66,10 @@ class StepContext:
 
     def credentials_used(self, queue, names):
         self._credentials_used(queue, names)
+
+    def live_output(self):
+        """The publisher for this attempt's output; it masks with the hidden values as they are then."""
+        return self._live(lambda: self.hidden) if self._live else None
 
 
 class BoundedOutput:
@@ -196,6 +202,7 @@ class ShellExecutor(Executor):
         process = subprocess.Popen(box.argv(ctx.command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True, env=box.env, cwd="/")
         out = BoundedOutput()
+        live = ctx.live_output()
         fd = process.stdout.fileno()
         os.set_blocking(fd, False)
         started = time.monotonic()
@@ -203,13 +210,19 @@ class ShellExecutor(Executor):
         exited_at, stop_reason = None, ""
         try:
             while True:
-                ready, _, _ = select.select([fd], [], [], 0.1)
+                # Wake for output, or when a coalesced piece of live output is due.
+                due = live.due_in(time.monotonic()) if live else None
+                ready, _, _ = select.select([fd], [], [], 0.1 if due is None else min(0.1, due))
                 eof = False
                 if ready:
                     chunk = os.read(fd, 65536)
                     eof = not chunk
                     out.write(chunk)
+                    if live:
+                        live.feed(chunk)
                 now = time.monotonic()
+                if live:
+                    live.pump(now)
                 if process.poll() is not None:
                     exited_at = exited_at or now
                     # bash is done; a background child holding the pipe gets half a second.
@@ -226,6 +239,8 @@ class ShellExecutor(Executor):
         finally:
             _kill_group(process)
             process.stdout.close()
+            if live:
+                live.close()
         text, cut = out.text()
         text = mask(text, ctx.hidden)
         if stop_reason:

@@ -165,15 +165,20 @@ def mask(text, hidden):
     """text with every hidden value (credentials, secret parameters) shown as ****.
     A multi-line value (a kubeconfig) is also masked line by line where a line is long
     enough to hold key material, so printing part of the file hides it too."""
+    for value in mask_values(hidden):
+        text = text.replace(value, MASK)
+    return text
+
+
+def mask_values(hidden):
+    """What mask() replaces, longest first (live_output.py masks piece by piece with it)."""
     values = set()
     for value in hidden:
         value = (value or "").strip()
         if value:
             values.add(value)
             values.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 16)
-    for value in sorted(values, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return text
+    return sorted(values, key=len, reverse=True)
 
 
 # --- isolation ------------------------------------------------------------------

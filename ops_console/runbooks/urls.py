@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import coverage_views, import_views, schedule_views, views
+from . import coverage_views, import_views, schedule_views, stream_views, views
 
 app_name = "runbooks"
 urlpatterns = [
@@ -19,6 +19,7 @@ urlpatterns = [
     path("schedules/<int:pk>/delete/", schedule_views.delete, name="schedule_delete"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run, name="run"),
+    path("runs/<int:pk>/stream/", stream_views.stream, name="stream"),
     path("runs/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("runs/<int:pk>/steps/<int:number>/run/", views.run_step, name="run_step"),
     path("runs/<int:pk>/steps/<int:number>/confirm/", views.confirm_step, name="confirm_step"),

@@ -18,7 +18,7 @@ from ops_console.audit.models import AuditEntry
 from ops_console.ui.access import require
 from ops_console.ui.markdown import render as render_markdown
 
-from . import engine, importer, library
+from . import engine, importer, library, live_output
 from .models import Run, Runbook, RunbookVersion, StepRun
 from .presenters import run_view
 
@@ -187,6 +187,8 @@ def runs(request):
 def run(request, pk):
     run = get_object_or_404(Run.objects.select_related("runbook", "version", "started_by"), pk=pk)
     context = run_view(run, request.user, timezone.now())
+    # A running step shows what was streamed so far, with its offset; the page streams the rest.
+    context["live_output"] = live_output.for_page(context["steps"])
     if request.htmx:
         content = render_to_string("runbooks/partials/run_body.html", context, request)
         # A finished run changes no more: htmx stops polling on this response's status (286).

@@ -175,7 +175,7 @@ def test_run_page_and_its_polling_partial(client_as, make_user):
     drive(run)
     client = client_as("commander")
     content = client.get(f"/runs/{run.pk}/").content.decode()
-    assert "hello" in content and 'hx-trigger="every 1s"' in content and "Approve" in content
+    assert "hello" in content and 'hx-trigger="every 1s, run-status"' in content and "Approve" in content
     partial = client.get(f"/runs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert partial.status_code == 200 and b"<html" not in partial.content
     engine.do_approve(run.steps.get(index=1).pk, actor=client.user)
