@@ -23,7 +23,8 @@ from ops_console.incidents.models import Alert, Incident, TimelineEvent
 from ops_console.monitoring import prometheus as prom
 from ops_console.runbooks import engine
 from ops_console.runbooks.models import Run, StepRun
-from tests.escalation.conftest import SmtpRecorder, json_url, open_incident
+from tests.conftest import SmtpRecorder
+from tests.escalation.conftest import json_url, open_incident
 from tests.health.test_shedding import shed_total
 from tests.monitoring.conftest import UP_ABOVE, UP_PANEL, make_service
 from tests.runbooks.builders import drive, shell, start, statuses, step
