@@ -13,7 +13,6 @@ delivery (who, when) for a short lease, longer than any send may take (the
 deliver task's time limit is below it). A claim older than the lease lost its
 worker; the periodic retry sends it again within seconds, with the same
 delivery id, which the receiver can use to drop the copy."""
-import logging
 import os
 import socket
 from dataclasses import replace
@@ -24,15 +23,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from ops_console.incidents.timeline import Kind, add_event
 
 from . import acklink, channels, failover
 from .channels import DeliveryError, Message
 from .models import ContactMethod, Delivery, DeliveryAttempt, Page
-
-log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
@@ -111,13 +107,7 @@ def _enqueue(ids):
     # delivery, so the engine spends no time on the broker per page.
     from .tasks import send_deliveries
 
-    try:
-        send_deliveries.delay(ids)
-    except OperationalError as exc:
-        # The broker is away (a Redis restart). The pages are in the database; raising here,
-        # after their commit, would stop the engine before the next batch of due levels.
-        # due_retries() finds these deliveries still pending once LOST_AFTER has passed.
-        log.warning("could not queue %d page deliveries (%s): the retry tick sends them", len(ids), exc)
+    send_deliveries.delay(ids)
 
 
 def message_for(page):

@@ -250,17 +250,3 @@ def test_resolving_a_reopened_incident_stops_it_again(on_call, make_user):
     incident.escalation.refresh_from_db()
     assert incident.escalation.stopped_at is not None
     assert not ScheduledLevel.objects.filter(incident=incident, status="pending").exists()
-
-
-@pytest.mark.integration
-@pytest.mark.django_db(transaction=True)
-def test_a_broker_that_is_away_does_not_stop_the_engine_after_its_first_batch(no_repeats, on_call, private_redis):
-    from tests.runbooks.test_tasks import celery_broker
-
-    incidents = [open_incident(title=f"Broker away {n}") for n in range(3)]
-    due = max(incident.escalation.started_at for incident in incidents) + timedelta(seconds=1)
-    with celery_broker(private_redis.url):
-        private_redis.stop()  # the pages' delivery tasks cannot be queued after each batch commits
-        fired = engine.fire_due(due, batch=1)
-    assert len(fired) == 3
-    assert all(pages_of(incident) for incident in incidents)
