@@ -123,7 +123,8 @@ class Cluster:
         # As compose's `restart: unless-stopped`: a process that exits on its own is started
         # again; the run reports each one, with the tail of its log.
         self.supervisor = services.Supervisor(self.webs + self.workers + self.pagers + self.beats,
-                                              start=lambda process: self.restart_process(process, wait=False)).start()
+                                              start=lambda process: self.restart_process(process, wait=False))
+        self.supervisor.start()  # once assigned: stop() then always finds it
 
     def wait_web(self, web, timeout=60):
         services.wait_for(lambda: services.http_ok(f"{web.url}/readyz"), timeout, web.name)

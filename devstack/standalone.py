@@ -192,8 +192,11 @@ def main(argv):
         # The console's own processes are started again when they exit (as compose's
         # `restart: unless-stopped` does); the services beneath them stop the standalone.
         console = children[services_end:]
+        # Assigned before it starts: a Ctrl-C at any moment from here on reaches `finally`
+        # with the supervisor known, and it is stopped before the children are.
         supervisor = services.Supervisor(console, on_restart=lambda child, code: provision.say(
-            f"{child.name} exited (code {code}; see {logs}/{child.name}.log); started it again")).start()
+            f"{child.name} exited (code {code}; see {logs}/{child.name}.log); started it again"))
+        supervisor.start()
         while True:
             for child in children:
                 if child not in console and not child.alive():
