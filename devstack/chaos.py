@@ -71,6 +71,10 @@ def main(argv):
     shared = Path(tempfile.mkdtemp(prefix="ops-console-chaos-steps-", dir="/var/tmp"))
     shared.chmod(0o1777)
     step_root = Path(tempfile.mkdtemp(prefix="ops-console-chaos-step-dirs-", dir="/var/tmp"))
+    # Killed outright (a test's timeout, an OOM), we could not stop the cluster: the guardian does.
+    guardian = services.guard()
+    for path in (workdir, shared, step_root):
+        guardian.remove(path)
     receiver = Receiver()
     cluster = Cluster(workdir, python, shared, step_root, secrets.token_urlsafe(24))
 
@@ -97,6 +101,7 @@ def main(argv):
         else:
             services.remove_tree(workdir)
             services.remove_tree(shared)
+        guardian.done()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -157,6 +162,8 @@ def run(args, mode, cluster, receiver, workdir, marker):
     chaos_checks.step_checks(table, facts, marks, started_runs)
     chaos_checks.escalation_checks(table, facts, load_began_at)
     chaos_checks.delivery_checks(table, facts, received, receiver.url)
+    for row in (facts.get("unfinished") or [])[:20]:  # what the worker logs should be read for (UTC times)
+        say(f"unfinished page delivery: {row}")
     verified = cluster.manage("verify_audit_log", check=False)
     said = (verified.stdout + verified.stderr).strip().splitlines() or [""]
     table.check("audit log verifies", "exit 0", f"exit {verified.returncode}: {said[0][:70]}", verified.returncode == 0)

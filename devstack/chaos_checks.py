@@ -57,7 +57,12 @@ SELECT json_build_object(
   'deliveries', (SELECT json_object_agg(status, n) FROM (
       SELECT status, count(*) AS n FROM escalation_delivery GROUP BY status) d),
   'delivered_by_address', (SELECT json_object_agg(address, n) FROM (
-      SELECT address, count(*) AS n FROM escalation_delivery WHERE status = 'delivered' GROUP BY address) d)
+      SELECT address, count(*) AS n FROM escalation_delivery WHERE status = 'delivered' GROUP BY address) d),
+  'unfinished', (SELECT json_agg(json_build_object(
+      'id', d.id, 'status', d.status, 'attempts', d.attempts, 'claimed_by', d.claimed_by,
+      'created', to_char(d.created_at, 'HH24:MI:SS.MS'), 'claimed', to_char(d.claimed_at, 'HH24:MI:SS.MS'),
+      'next', to_char(d.next_attempt_at, 'HH24:MI:SS.MS'), 'error', left(d.last_error, 120)) ORDER BY d.id)
+      FROM escalation_delivery d WHERE d.status IN ('pending', 'sending', 'retry'))
 )
 """
 

@@ -14,6 +14,23 @@ import urllib.request
 from pathlib import Path
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Set by guard(): told of every process group and cluster started here, it stops them if we are killed.
+GUARDIAN = None
+
+
+def guard():
+    """Start the guardian (devstack/guardian.py) for this process; returns it. Call its done() after
+    stopping everything yourself."""
+    global GUARDIAN
+    from devstack.guardian import Guardian
+
+    GUARDIAN = Guardian().start()
+    return GUARDIAN
+
+
+def _tell_guardian(*words):
+    if GUARDIAN is not None:
+        GUARDIAN.tell(*words)
 
 
 def free_port():
@@ -59,6 +76,7 @@ class Process:
             self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT if out else None,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
+        _tell_guardian("group", self.popen.pid)  # its own session: the group id is its pid
         return self
 
     @property
@@ -86,10 +104,12 @@ class Process:
                 self.popen.wait(5)
         # Reap anything left in the group (a pool child that outlived its parent).
         self.signal_group(signal.SIGKILL)
+        _tell_guardian("forget", self.popen.pid)
 
     def kill(self):
         self.signal_group(signal.SIGKILL)
         self.popen.wait(5)
+        _tell_guardian("forget", self.popen.pid)
 
 
 class Supervisor:
@@ -243,6 +263,7 @@ class Postgres:
         if not self.durable:
             # Durability is pointless for a throwaway test database; speed is not.
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        _tell_guardian("postgres", pgdata)  # pg_ctl detaches the server: stopped by its data directory
         self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-l", str(self.dir / "postgres.log"),
                            "-o", opts, "-w", "-t", "60", "start"])
         if not self.database_exists():

@@ -111,6 +111,7 @@ def main(argv):
     )
     write_settings(data_dir / "env", env)
     children, supervisor = [], None
+    guardian = services.guard()  # killed outright, we leave no console or cluster running unowned
 
     def on_signal(signum, frame):
         raise Stop()
@@ -217,6 +218,7 @@ def main(argv):
             postgres.stop()
         except subprocess.CalledProcessError as exc:
             provision.say(f"stopping PostgreSQL failed ({exc}); see {postgres.dir / 'postgres.log'}")
+        guardian.done()
 
 
 def write_settings(path, env):

@@ -19,6 +19,9 @@ def main(pytest_args):
     shared = tempfile.mkdtemp(prefix="ops-console-test-steps-", dir="/var/tmp")
     os.chmod(shared, 0o1777)
     step_root = tempfile.mkdtemp(prefix="ops-console-test-step-dirs-", dir="/var/tmp")
+    guardian = services.guard()  # a runner killed outright leaves no database or Redis behind
+    for path in (workdir, shared, step_root):
+        guardian.remove(path)
     postgres = services.Postgres(services.free_port(), os.path.join(workdir, "postgres"))
     redis = services.Redis(services.free_port(), os.path.join(workdir, "redis"), password=secrets.token_urlsafe(24))
     try:
@@ -48,3 +51,4 @@ def main(pytest_args):
         services.remove_tree(workdir)
         services.remove_tree(shared)
         services.remove_tree(step_root)
+        guardian.done()

@@ -60,6 +60,7 @@ class StandIn(threading.Thread):
         self.stopping = threading.Event()
         self.next_due = {}   # entry name -> epoch seconds; empty while beat ticks
         self.standing_in = False
+        self.standing_in_since = None
 
     def run(self):
         while not self.stopping.wait(CHECK_EVERY):
@@ -70,7 +71,12 @@ class StandIn(threading.Thread):
 
     def beat_silent(self, now):
         tick = last_tick()
-        # Never ticked (a new Redis, no beat at all): count from this worker's start.
+        if self.standing_in:
+            # Only a tick made after we began standing in says beat's messages flow again. After a
+            # broker restart the cache answers with the tick from before it, seconds old, while beat
+            # and the workers are still reconnecting: stopping then would leave nobody firing.
+            return tick is None or tick < self.standing_in_since
+        # Never ticked (a new Redis, no beat at all) or the cache is away: count from this worker's start.
         return now - (tick if tick is not None else self.started_at) > self.silent_after
 
     def step(self):
@@ -83,7 +89,7 @@ class StandIn(threading.Thread):
         if not self.standing_in:
             log.warning("no beat tick for %d s: this worker does beat's essential work until it comes back",
                         self.silent_after)
-            self.standing_in = True
+            self.standing_in, self.standing_in_since = True, now
         ran = []
         for name in ESSENTIAL:
             if self.next_due.get(name, 0) > now:

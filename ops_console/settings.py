@@ -346,7 +346,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Paging has a queue of its own, served by workers that run no steps (`-Q paging`): a pool
 # whose slots are busy with long shell steps must never hold back an escalation level or a page.
-CELERY_TASK_ROUTES = {"ops_console.escalation.tasks.*": {"queue": "paging"}}
+# Sending pages waits behind the rest of that queue (with Redis, priority 0 is the highest and
+# the default): after a broker restart hundreds of deliveries may be queued at once, and the
+# engine's tick must not wait for them before it fires the next due level.
+CELERY_TASK_ROUTES = {
+    "ops_console.escalation.tasks.send_deliveries": {"queue": "paging", "priority": 9},
+    "ops_console.escalation.tasks.deliver": {"queue": "paging", "priority": 9},
+    "ops_console.escalation.tasks.*": {"queue": "paging"},
+}
 # Reconnects within a second of the broker's return (ops_console/celery.py says why).
 CELERY_WORKER_CONSUMER = "ops_console.celery:PromptReconnectConsumer"
 # Redis re-delivers unacked messages after this; steps are bounded well below it.

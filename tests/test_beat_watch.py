@@ -57,6 +57,30 @@ def test_a_silent_beat_is_stood_in_for_at_beats_intervals_until_it_ticks_again(d
     assert stand_in.step() == [] and not stand_in.standing_in
 
 
+def test_a_tick_from_before_the_silence_does_not_end_the_stand_in(db, monkeypatch):
+    # A broker restart: the cache is away (no tick known), then back with the tick from before it,
+    # while beat and the workers are still reconnecting. Only a newer tick means beat is back.
+    monkeypatch.setattr(beat_watch, "ESSENTIAL", ())
+    clock = Clock()
+    stand_in = beat_watch.StandIn(30, clock=clock)
+    clock.now += 40  # a worker up for a while, beat ticking
+    beat_watch.record_tick(clock.now)
+    stand_in.step()
+    assert not stand_in.standing_in
+    cache_away = monkeypatch.context()
+    with cache_away as patch:
+        patch.setattr(beat_watch, "last_tick", lambda: None)
+        clock.now += 2
+        stand_in.step()
+        assert stand_in.standing_in
+    clock.now += 6  # the cache answers again, with the tick from 8 s ago
+    stand_in.step()
+    assert stand_in.standing_in
+    beat_watch.record_tick(clock.now - 0.5)  # a tick made after the stand-in began
+    stand_in.step()
+    assert not stand_in.standing_in
+
+
 def test_a_worker_that_never_saw_a_tick_counts_from_its_start(db, monkeypatch):
     monkeypatch.setattr(beat_watch, "ESSENTIAL", ())
     clock = Clock()

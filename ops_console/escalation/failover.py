@@ -3,6 +3,7 @@ they have none), or nobody holds the paged role, the page is marked failed,
 once, and the escalation's next level is due now instead of after its delay;
 the engine fires it as it fires any level, so it still pages once."""
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from ops_console.incidents.models import TimelineEvent
 from ops_console.incidents.timeline import Kind, add_event
@@ -85,4 +86,7 @@ def next_level(page):
 def _ring_engine():
     from .tasks import fire_due_escalations  # tasks imports the modules that import this one
 
-    fire_due_escalations.delay()
+    try:
+        fire_due_escalations.delay()
+    except OperationalError:
+        pass  # the broker is away: the next tick (beat's, or a worker standing in for it) fires the level

@@ -253,6 +253,9 @@ class Delivery(models.Model):
     status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Claims so far; the current attempt's number")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # How often its task was sent again while it stayed pending: each time the next look waits
+    # twice as long, so a backlog on the paging queue is not multiplied by copies of itself.
+    requeued = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker sending it")
     delivered_at = models.DateTimeField(null=True, blank=True)

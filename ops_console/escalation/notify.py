@@ -13,6 +13,7 @@ delivery (who, when) for a short lease, longer than any send may take (the
 deliver task's time limit is below it). A claim older than the lease lost its
 worker; the periodic retry sends it again within seconds, with the same
 delivery id, which the receiver can use to drop the copy."""
+import logging
 import os
 import socket
 from dataclasses import replace
@@ -20,23 +21,33 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Least, Power
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from ops_console.database import outlasting_blips
 from ops_console.incidents.timeline import Kind, add_event
 
 from . import acklink, channels, failover
 from .channels import DeliveryError, Message
 from .models import ContactMethod, Delivery, DeliveryAttempt, Page
 
+log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=30)
 # A "pending" row this old lost its task message (a worker killed with it reserved), or waits
-# in a backlog: its task is sent again, then again each LOST_AFTER (next_attempt_at keeps count).
+# in a backlog: its task is sent again, then after twice as long each time (requeued keeps count),
+# at most every LOST_MAX. Copies are harmless (deliver() claims) but a backlog must not feed itself.
 LOST_AFTER = timedelta(seconds=15)
+LOST_MAX = timedelta(minutes=5)
 UNFINISHED = (Delivery.PENDING, Delivery.SENDING, Delivery.RETRY)
+# Seconds a delivery's database steps wait out a database restart: well inside the deliver
+# task's time limit (the lease minus a few seconds), send included.
+BLIP_RETRY = 4
 EMAIL = "E-Mail"  # Apprise's name for mailto://, known without parsing the URL
 
 
@@ -107,7 +118,19 @@ def _enqueue(ids):
     # delivery, so the engine spends no time on the broker per page.
     from .tasks import send_deliveries
 
-    send_deliveries.delay(ids)
+    try:
+        send_deliveries.delay(ids)
+    except OperationalError as exc:
+        # The broker is away (a Redis restart). The pages are in the database; raising here,
+        # after their commit, would stop the engine before the next batch of due levels.
+        log.warning("could not queue %d page deliveries (%s): the retry tick sends them", len(ids), exc)
+        not_queued(ids)
+
+
+def not_queued(ids):
+    """Deliveries whose task could not be queued (the broker is away): due at the next retry
+    tick, rather than once LOST_AFTER has passed."""
+    Delivery.objects.filter(pk__in=ids, status=Delivery.PENDING).update(next_attempt_at=timezone.now())
 
 
 def message_for(page):
@@ -134,17 +157,31 @@ def deliver(delivery_id, now=None):
     real_clock = now is None
     now = now or timezone.now()
     # The claim: one worker, and only one, moves the row to "sending"; its attempt number is its fence.
-    claimed = Delivery.objects.filter(pk=delivery_id, status__in=[Delivery.PENDING, Delivery.RETRY]).update(
-        status=Delivery.SENDING, claimed_at=now, claimed_by=worker_name(), attempts=F("attempts") + 1)
+    # Each database step outlasts a blip (a PostgreSQL restart): a failed task would leave the page
+    # to the retry tick, seconds later. Each is safe to repeat: the claim is conditional (repeated
+    # after a commit whose answer was lost, it finds the row taken and the lease sends it again),
+    # and so are the writes after the send.
+    claimed = outlasting_blips(lambda: Delivery.objects.filter(
+        pk=delivery_id, status__in=[Delivery.PENDING, Delivery.RETRY]).update(
+        status=Delivery.SENDING, claimed_at=now, claimed_by=worker_name(), attempts=F("attempts") + 1),
+        retry_for=BLIP_RETRY, what="claiming a page delivery")
     if not claimed:
         return None
-    delivery = Delivery.objects.select_related("page__incident__severity", "page__user").get(pk=delivery_id)
+    delivery = outlasting_blips(lambda: Delivery.objects.select_related(
+        "page__incident__severity", "page__user").get(pk=delivery_id), retry_for=BLIP_RETRY, what="reading a delivery")
     message = replace(message_for(delivery.page), delivery_id=str(delivery.key), attempt=delivery.attempts)
     try:
         channels.send(delivery.address, message)
     except DeliveryError as exc:
-        return _failed(delivery, exc, now, timezone.now() if real_clock else now)
+        finished = timezone.now() if real_clock else now
+        return outlasting_blips(lambda: _failed(delivery, exc, now, finished), retry_for=BLIP_RETRY,
+                                what="recording a failed page delivery")
     finished = timezone.now() if real_clock else now
+    return outlasting_blips(lambda: _sent(delivery, now, finished), retry_for=BLIP_RETRY,
+                            what="recording a sent page delivery")
+
+
+def _sent(delivery, now, finished):
     with transaction.atomic():
         # The page first, as _failed does: whether all of its methods failed is decided one at a time.
         Page.objects.select_for_update().filter(pk=delivery.page_id).first()
@@ -237,5 +274,8 @@ def due_retries(now=None):
     due = list(Delivery.objects.filter(Q(status=Delivery.RETRY, next_attempt_at__lte=now) | lost)
                .values_list("pk", flat=True))
     # Not again at the next tick: a backlog of pending rows is not enqueued every 5 s.
-    Delivery.objects.filter(lost, pk__in=due).update(next_attempt_at=now + LOST_AFTER)
+    wait = ExpressionWrapper(Value(LOST_AFTER) * Power(2, F("requeued")), output_field=DurationField())
+    Delivery.objects.filter(lost, pk__in=due).update(
+        next_attempt_at=ExpressionWrapper(Value(now) + Least(wait, Value(LOST_MAX)), output_field=DateTimeField()),
+        requeued=F("requeued") + 1)
     return due

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from . import engine, notify, person_pages
 
@@ -26,8 +27,12 @@ def audit_escalations():
 @shared_task(ignore_result=True)
 def retry_deliveries():
     ids = notify.due_retries()
-    for delivery_id in ids:
-        deliver.delay(delivery_id)
+    for n, delivery_id in enumerate(ids):
+        try:
+            deliver.delay(delivery_id)
+        except OperationalError:  # the broker is away: the rest are due again at the next tick
+            notify.not_queued(ids[n:])
+            raise
     return len(ids)
 
 

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from ops_console.escalation import engine
+from ops_console.escalation import engine, notify
 from ops_console.escalation.actions import do_end_window, do_save_policy
-from ops_console.escalation.models import EscalationPolicy, Page, ResponseRole, ScheduledLevel
+from ops_console.escalation.models import Delivery, EscalationPolicy, Page, ResponseRole, ScheduledLevel
 from ops_console.incidents.actions import do_acknowledge, do_change_severity, do_change_status
 from ops_console.incidents.models import TimelineEvent
 
@@ -250,3 +251,21 @@ def test_resolving_a_reopened_incident_stops_it_again(on_call, make_user):
     incident.escalation.refresh_from_db()
     assert incident.escalation.stopped_at is not None
     assert not ScheduledLevel.objects.filter(incident=incident, status="pending").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_is_away_does_not_stop_the_engine_after_its_first_batch(no_repeats, on_call, private_redis):
+    from tests.runbooks.test_tasks import celery_broker
+
+    incidents = [open_incident(title=f"Broker away {n}") for n in range(3)]
+    due = max(incident.escalation.started_at for incident in incidents) + timedelta(seconds=1)
+    with celery_broker(private_redis.url):
+        private_redis.stop()  # the pages' delivery tasks cannot be queued after each batch commits
+        fired = engine.fire_due(due, batch=1)
+    assert len(fired) == 3
+    assert all(pages_of(incident) for incident in incidents)
+    # Due at the next retry tick, not once they would count as lost (LOST_AFTER).
+    unqueued = Delivery.objects.filter(page__incident__in=incidents)
+    assert unqueued and all(d.status == "pending" and d.next_attempt_at <= timezone.now() for d in unqueued)
+    assert set(notify.due_retries()) >= {d.pk for d in unqueued}

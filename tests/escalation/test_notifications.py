@@ -4,9 +4,13 @@ attempts as rows, retries with back-off, notification rules (delays, order,
 fall-through) and the page that fails when every method of its person has."""
 from datetime import timedelta
 
+import pytest
+
 from ops_console.escalation import channels, engine, notify
-from ops_console.escalation.models import Delivery, Page, ScheduledLevel
+from ops_console.escalation.models import Delivery, DeliveryAttempt, Page, ScheduledLevel
 from ops_console.incidents.models import TimelineEvent
+
+from tests.conftest import database_url
 
 from .conftest import contact, json_url, open_incident
 
@@ -148,7 +152,17 @@ def test_a_delivery_whose_task_was_lost_is_found_again(on_call):
     assert notify.due_retries(found) == [deliveries["E-Mail"].pk]
     # Its task is on its way again: not sent at every tick while it waits in a backlog, but after another while.
     assert notify.due_retries(found + timedelta(seconds=5)) == []
-    assert notify.due_retries(found + notify.LOST_AFTER) == [deliveries["E-Mail"].pk]
+    again = found + notify.LOST_AFTER
+    assert notify.due_retries(again) == [deliveries["E-Mail"].pk]
+    # Each time twice as long: a backlog on the paging queue is not fed copies of itself.
+    assert notify.due_retries(again + notify.LOST_AFTER) == []
+    assert notify.due_retries(again + 2 * notify.LOST_AFTER) == [deliveries["E-Mail"].pk]
+    delivery = Delivery.objects.get(pk=deliveries["E-Mail"].pk)
+    assert delivery.requeued == 3 and delivery.next_attempt_at == again + 2 * notify.LOST_AFTER + 4 * notify.LOST_AFTER
+    Delivery.objects.filter(pk=delivery.pk).update(requeued=20)
+    last = delivery.next_attempt_at
+    notify.due_retries(last)
+    assert Delivery.objects.get(pk=delivery.pk).next_attempt_at == last + notify.LOST_MAX
 
 
 def test_a_delivery_claimed_by_a_dead_worker_is_sent_again_soon_after_the_lease(on_call, receiver):
@@ -289,3 +303,36 @@ def test_a_failed_repeat_of_level_1_does_not_bring_level_3_forward(on_call, rece
     notify.deliver(again.deliveries.get(personal=True).pk, now=repeat.due_at)
     assert Page.objects.get(pk=again.pk).failed_at is not None
     assert ScheduledLevel.objects.get(pk=level3.pk).due_at == level3.due_at   # keeps its own time
+
+
+def _cut_our_connection():
+    """A database restart as this process sees it: its session is terminated from another one."""
+    import psycopg
+    from django.db import connection
+
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("when", ["before the claim", "after the send"])
+def test_a_database_blip_mid_delivery_neither_loses_the_page_nor_sends_it_twice(on_call, receiver, monkeypatch, when):
+    hook = receiver()
+    contact(on_call["oncall-sre"], json_url(hook.url))
+    incident, page, deliveries = paged(on_call)
+    sent = channels.send
+
+    def send_then_blip(url, message):
+        sent(url, message)
+        _cut_our_connection()
+
+    if when == "before the claim":
+        _cut_our_connection()
+    else:
+        monkeypatch.setattr(channels, "send", send_then_blip)
+    delivery = notify.deliver(deliveries["JSON"].pk)
+    assert delivery.status == "delivered"
+    assert len(hook.requests) == 1
+    assert [a.outcome for a in DeliveryAttempt.objects.filter(delivery=delivery)] == ["sent"]
+    assert TimelineEvent.objects.filter(incident=incident, kind="page_delivered").count() == 1
