@@ -57,9 +57,8 @@ class HistoryPrometheus(services.Prometheus):
 def history_prometheus(tmp_path_factory):
     """A real Prometheus holding the 31 days of tests/monitoring/history.py, made
     at once by `promtool tsdb create-blocks-from openmetrics`, ending on the
-    minute the fixture started (`.end`). Making the blocks takes about 25 s, so
-    once per session; tests that read "now" rather than `.end` must allow for
-    the minutes since."""
+    minute the fixture started (`.end`). Once per session; tests that read "now"
+    rather than `.end` must allow for the minutes since."""
     import subprocess
 
     from . import history
@@ -68,8 +67,10 @@ def history_prometheus(tmp_path_factory):
     source = workdir / "history.om"
     end = history.last_minute()
     source.write_text(history.openmetrics(end))
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(source),
-                    str(workdir / "data" / "tsdb")], check=True, capture_output=True, timeout=300)
+    # Blocks of up to 32 days, not promtool's default of 2 hours: 2 blocks instead of 373, in under
+    # a second instead of 25.
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=768h",
+                    str(source), str(workdir / "data" / "tsdb")], check=True, capture_output=True, timeout=300)
     config = workdir / "prometheus.yml"
     config.write_text("global: {scrape_interval: 1m, evaluation_interval: 1m}\n")
     server = HistoryPrometheus(services.free_port(), config, workdir / "data").start()
