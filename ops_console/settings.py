@@ -246,6 +246,12 @@ ESCALATION_ACK_LINK_HOURS = envint("ESCALATION_ACK_LINK_HOURS", 24)
 ESCALATION_DELIVERY_LEASE_SECONDS = envint("ESCALATION_DELIVERY_LEASE_SECONDS", 20)
 if ESCALATION_DELIVERY_LEASE_SECONDS < 10:
     raise ImproperlyConfigured("ESCALATION_DELIVERY_LEASE_SECONDS must be at least 10 (a webhook may take 5 s)")
+# Alertmanager deliveries are applied by this many appliers, each owning a share of the
+# dedup keys (alert_queue.py): as many as the cores the database and workers share. Every
+# process must be given the same number (a delivery stored with another is applied alone).
+ALERT_APPLIERS = envint("OPS_CONSOLE_ALERT_APPLIERS", 2)
+if not 1 <= ALERT_APPLIERS <= 16:
+    raise ImproperlyConfigured("OPS_CONSOLE_ALERT_APPLIERS must be between 1 and 16")
 # A worker does beat's essential work itself (escalations, reconcilers) once no beat tick
 # came for this many seconds (0: never); see ops_console/beat_watch.py.
 BEAT_STANDIN_AFTER = envint("OPS_CONSOLE_BEAT_STANDIN_AFTER", 30)

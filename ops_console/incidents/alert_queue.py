@@ -1,42 +1,121 @@
-"""Alertmanager deliveries: stored first, then applied in the order they came
-by whoever holds the intake lock.
+"""Alertmanager deliveries: stored first, then applied in the order they came,
+by appliers that each own a share (a partition) of the dedup keys.
 
 A delivery is validated and stored (a 400 or a 503 is decided before anything
-else). When the console is quiet its request then takes the lock and applies
-it, and answers 200 with what it did. In an alert storm the queue is not
-empty: the request answers 202 at once (stored, queued) and a Celery worker
-holds the lock and applies everybody's deliveries, many per transaction. So
-the fixed cost of a delivery is paid once per batch rather than once per
-delivery, the web processes stay free to answer, and the order of firing and
-resolved notices is kept because one applier works at a time.
+else), with a bit for each partition its alerts fall in. When the console is
+quiet its request then takes those partitions' locks and applies it, and
+answers 200 with what it did. In an alert storm older deliveries wait: the
+request answers 202 at once (stored, queued) and Celery workers apply the
+queue, one applier per partition, many deliveries per transaction. So the
+fixed cost of a delivery is paid once per batch, the web processes stay free
+to answer, the partitions are applied side by side (each on a core, each at
+its own pace), and the order of firing and resolved notices is kept for every
+dedup key because one applier at a time works on a partition, oldest first.
+A delivery whose alerts span partitions is applied part by part; it is
+"accepted" once its last part is.
 
-Nothing is lost between the two steps: whoever held the lock looks at the
-queue again after releasing it (a delivery stored meanwhile was either seen
-then or stored by a request that could take the lock itself) and rings for
-the worker if anything is left; the beat schedule drains the queue every few
-seconds in case that message was lost."""
+A key's partition depends on the dedup labels and the number of appliers. A
+delivery stored under other ones (the routing was changed, or a process read
+it a moment before) is applied by an applier holding every partition's lock,
+after everything older and before everything younger: the single applier of
+old, for as long as such deliveries wait.
+
+Nothing is lost between the two steps: whoever held a partition's lock looks
+at it again after releasing it (a delivery stored meanwhile was either seen
+then or stored by a request that could take the lock itself, or rang) and
+rings for the worker if anything is left; the beat schedule drains every
+partition every few seconds in case that message was lost."""
 import json
 import logging
+import time
+import zlib
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import Error as DatabaseError  # InterfaceError too: a connection that died mid-request
 from django.db import connection, transaction
-from django.db.models import Count, Min
+from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from ops_console.audit import log as audit
 from ops_console.audit.log import record
 
 from . import ingest
-from .models import WebhookPayload
+from .models import AlertRouting, WebhookPayload
 
 SOURCE = "alertmanager"
 BATCH_DELIVERIES = 200
 BATCH_ALERTS = 1000  # alerts per transaction: large enough to share the cost, short enough not to block others
 MAX_ATTEMPTS = 3
-LOCK_ID = 0x0C_A1E7  # the PostgreSQL advisory lock of the intake
+LOCK_ID = 0x0C_A1E7  # with a partition's number: the PostgreSQL advisory lock of its applier
+MAX_PARTITIONS = 16  # the locks an applier of deliveries stored under another partitioning takes
+EVERY_PARTITION = (1 << MAX_PARTITIONS) - 1
+ROUTING_TTL = 1.0  # seconds a request trusts the dedup labels it read (a stale read is applied alone, in order)
+# A worker's applier waits this long after a small batch, so that in a storm of small deliveries
+# the next batch shares its fixed cost (about 15 queries) among more of them, and the web
+# processes keep the CPU meanwhile: at most this much later, in a storm only.
+LINGER_SECONDS, SMALL_BATCH = 0.1, 50
+# ... and hands its partition back to the queue after this long, so that the other tasks of
+# the default queue (runbook steps) get their turn during a long storm.
+SLICE_SECONDS = 10.0
 Queued = WebhookPayload.Outcome.QUEUED
 logger = logging.getLogger(__name__)
+
+
+class Partitioning:
+    """How dedup keys are spread over the appliers, stored on each delivery as
+    "appliers:dedup labels" ("2:alertname,job"; "2:" when the key is the fingerprint)."""
+
+    def __init__(self, count, labels):
+        self.count, self.labels = count, list(labels)
+
+    @classmethod
+    def parse(cls, text):
+        """None for a delivery stored before partitions (every alert of it is pending)."""
+        count, sep, labels = (text or "").partition(":")
+        if not sep or not count.isdigit():
+            return None
+        return cls(int(count), [name for name in labels.split(",") if name])
+
+    def __str__(self):
+        return f"{self.count}:{','.join(self.labels)}"
+
+    def of(self, alert):
+        # crc32, not hash(): every process must put a key in the same partition.
+        return zlib.crc32(ingest.dedup_key(alert, self.labels).encode()) % self.count
+
+    def mask(self, alerts):
+        bits = 0
+        for alert in alerts:
+            bits |= 1 << self.of(alert)
+        return bits
+
+
+class StaleRouting(Exception):
+    """The routing changed since the deliveries were claimed: claim them again."""
+
+
+_read = (0.0, None)  # (monotonic time it expires, the Partitioning a request uses)
+
+
+def partitioning(fresh=False):
+    """The partitioning in force: the configured number of appliers and the
+    routing's dedup labels, read again after ROUTING_TTL (or now, when fresh)."""
+    if fresh or _read[1] is None or time.monotonic() > _read[0] or _read[1].count != settings.ALERT_APPLIERS:
+        return _remember(AlertRouting.objects.filter(pk=1).values_list("dedup_labels", flat=True).first())
+    return _read[1]
+
+
+def _remember(dedup_labels):
+    global _read
+    current = Partitioning(settings.ALERT_APPLIERS, [name.strip() for name in (dedup_labels or "").split(",")
+                                                     if name.strip()])
+    _read = (time.monotonic() + ROUTING_TTL, current)
+    return current
+
+
+def partitions(bits):
+    return [p for p in range(MAX_PARTITIONS) if bits >> p & 1]
 
 
 def receive(body, *, token, remote_addr=None):
@@ -51,64 +130,179 @@ def receive(body, *, token, remote_addr=None):
                                                remote_addr=remote_addr)
         return 400, {"error": str(exc), "payload": stored.pk}
     try:
-        payload = WebhookPayload.objects.create(source=SOURCE, body=ingest.stored_text(body), outcome=Queued,
-                                                token=token, remote_addr=remote_addr)
+        current = partitioning()
+        pending = current.mask(alerts)
+        if not pending:  # no alert: nothing to apply or to wait for
+            summary = ingest.Tally().of(None)
+            payload = WebhookPayload.objects.create(
+                source=SOURCE, body=ingest.stored_text(body), outcome=WebhookPayload.Outcome.ACCEPTED,
+                summary=summary, processed_at=timezone.now(), token=token, remote_addr=remote_addr)
+            return 200, {"status": "ok", "payload": payload.pk, **summary}
+        payload, older, dedup_labels = _store(ingest.stored_text(body), token, remote_addr, pending, current)
     except DatabaseError:  # ours, not the sender's: 5xx so Alertmanager sends it again
         logger.exception("storing an Alertmanager delivery failed")
         return 503, {"error": "temporary failure; please retry"}
     outcome = Outcome()
     try:
-        _apply_if_first(payload, alerts, outcome)
+        _apply_if_first(payload, alerts, outcome, older, dedup_labels)
     except DatabaseError:  # stored: the worker applies it once the database is back
         logger.exception("applying an Alertmanager delivery failed; it stays queued")
     if payload.pk in outcome.applied:
         return 200, {"status": "ok", "payload": payload.pk, **outcome.applied[payload.pk]}
-    # Older deliveries wait, another applier holds the lock, or applying ours
-    # failed once: the worker applies it, in order (and retries it).
+    # Older deliveries wait, an applier holds a lock, or applying ours failed
+    # once: the worker applies it, in order (and retries it).
     return 202, {"status": "queued", "payload": payload.pk}
 
 
 class Outcome:
-    """What an applier did: {payload id: summary} of the deliveries it applied."""
+    """What an applier did: {payload id: summary} of the deliveries it applied
+    (for a delivery spanning partitions, of the parts it applied)."""
 
     def __init__(self):
         self.applied = {}
 
 
-def _apply_if_first(payload, alerts, outcome):
-    """Apply the delivery now if nothing older waits and nobody holds the
-    lock; otherwise leave it to the holder or the worker."""
-    with transaction.atomic():
-        if not _try_lock():
-            return  # the holder looks at the queue again after releasing the lock
-        first = WebhookPayload.objects.filter(outcome=Queued).order_by("pk").values_list("pk", flat=True).first()
-        if first == payload.pk:  # deliveries stored since ours come after it: fine
-            _apply_batch(_claim(), {payload.pk: alerts}, outcome)
-    if first != payload.pk or WebhookPayload.objects.filter(outcome=Queued).exists():
-        ring_bell()
+def _store(body, token, remote_addr, pending, current):
+    """Store a delivery, queued, and look around in the same statement (one
+    round trip on the storm's path): (the payload, the partitions in which an
+    older delivery waits, the dedup labels in force)."""
+    table, now = WebhookPayload._meta.db_table, timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH stored AS (
+                  INSERT INTO {table} (source, received_at, body, outcome, error, summary, token_id, remote_addr,
+                                       attempts, processed_at, pending, partitioning)
+                  VALUES (%s, %s, %s, %s, '', '{{}}'::jsonb, %s, %s::inet, 0, NULL, %s, %s) RETURNING id)
+                SELECT stored.id, ({_OLDER} AND q.id < stored.id), ({_DEDUP_LABELS}) FROM stored""",
+            [SOURCE, now, body, Queued, token.pk if token else None, remote_addr or None, pending, str(current),
+             str(current), EVERY_PARTITION, Queued])
+        pk, older, dedup_labels = cursor.fetchone()
+    payload = WebhookPayload(pk=pk, source=SOURCE, received_at=now, body=body, outcome=Queued, token=token,
+                             remote_addr=remote_addr, pending=pending, partitioning=str(current))
+    payload._state.adding = False
+    return payload, older, dedup_labels
 
 
-def drain():
-    """The worker's job: apply queued deliveries, oldest first, until none is
-    left, unless another holds the lock (it looks again after releasing it).
-    Returns how many this call applied."""
-    outcome = Outcome()
+# The partitions in which a delivery older than q.id waits: one stored under
+# another partitioning waits in front of every partition.
+_OLDER = (f"SELECT COALESCE(bit_or(CASE WHEN q.partitioning = %s THEN q.pending ELSE %s END), 0) "
+          f"FROM {WebhookPayload._meta.db_table} q WHERE q.outcome = %s")
+_DEDUP_LABELS = f"SELECT dedup_labels FROM {AlertRouting._meta.db_table} WHERE id = 1"
+
+
+def _apply_if_first(payload, alerts, outcome, older, dedup_labels):
+    """Apply the delivery now if nothing older waits in its partitions and
+    nobody holds their locks; otherwise leave it to the holder or the worker."""
+    current = _remember(dedup_labels)
+    if str(current) != payload.partitioning:  # read a moment before the routing changed
+        if not _store_again(payload, current, alerts):
+            return  # an applier of every partition has it already
+        older, _ = _look_around(payload)
+    own = partitions(payload.pending)
+    if older & payload.pending:
+        # The storm's usual answer, in one query: whoever applies the older
+        # deliveries goes on until the partition is empty, and so comes to ours;
+        # a partition of ours where nothing older waits is rung for.
+        if idle := payload.pending & ~older:
+            ring_bell(partitions(idle))
+        return
+    try:
+        with transaction.atomic():
+            if _try_lock(own):
+                _apply_batch([payload], payload.pending, {payload.pk: alerts}, outcome,
+                             expected=payload.partitioning)
+    except StaleRouting:  # changed this very moment: the worker applies it
+        pass
+    finally:
+        if payload.pk not in outcome.applied:  # a lock was busy, or applying failed: the worker's turn
+            ring_bell(own)
+    if payload.pk in outcome.applied and _waiting(payload.pending):
+        ring_bell(own)  # stored behind ours while we held the locks
+
+
+def _look_around(payload):
+    """(the partitions in which an older delivery waits, the dedup labels in force)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({_OLDER} AND q.id < %s), ({_DEDUP_LABELS})",
+                       [payload.partitioning, EVERY_PARTITION, Queued, payload.pk])
+        return cursor.fetchone()
+
+
+def _store_again(payload, current, alerts):
+    """The delivery's partitions under the partitioning in force, unless an
+    applier (one that read the routing before it changed) applied a part of
+    it meanwhile. Returns whether it was stored again."""
+    pending = current.mask(alerts)
+    updated = WebhookPayload.objects.filter(pk=payload.pk, outcome=Queued, partitioning=payload.partitioning,
+                                            pending=payload.pending).update(pending=pending,
+                                                                            partitioning=str(current))
+    payload.pending, payload.partitioning = pending, str(current)
+    return bool(updated)
+
+
+def drain(partition=None, *, linger=0.0):
+    """The worker's job: apply a partition's queued deliveries, oldest first,
+    until none is left, unless another holds its lock (it looks again after
+    releasing it). Without a partition (beat, tests), every partition in turn.
+    `linger`: seconds to wait after a small batch (LINGER_SECONDS in the worker).
+    Returns how many deliveries this call applied (a part of one counts as one)."""
+    if partition is None:
+        return sum(drain(p, linger=linger) for p in range(settings.ALERT_APPLIERS))
+    outcome, bit, started = Outcome(), 1 << partition, time.monotonic()
     while True:
         with transaction.atomic():
-            if not _try_lock():
+            if not _try_lock([partition]):
                 break
-            batch = _claim()
-            if batch:
-                _apply_batch(batch, {}, outcome)
-        if not batch and not WebhookPayload.objects.filter(outcome=Queued).exists():
+            current = str(partitioning(fresh=True))
+            batch = _claim(partition, current)
+            try:
+                _apply_batch(batch, bit, {}, outcome, expected=current)
+            except StaleRouting:  # changed since the claim: they are claimed again, as stored under the old
+                continue
+        if batch:
+            if time.monotonic() - started > SLICE_SECONDS:
+                ring_bell([partition])  # the rest after the tasks queued meanwhile
+                break
+            if linger and len(batch) < SMALL_BATCH:
+                time.sleep(linger)
+            continue
+        if _stale_waiting(current):
+            # Deliveries stored under another partitioning wait in front: once this
+            # partition has applied what comes before them, apply them holding every lock.
+            if _apply_stale(outcome):
+                continue
+        if not _claimable(partition, current):
             break
     return len(outcome.applied)
+
+
+def _apply_stale(outcome):
+    """Apply, holding every partition's lock, the oldest queued deliveries up
+    to the last one stored under another partitioning (in full, keyed by the
+    routing in force). Returns whether there were any."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Blocking, in order: a partition applier lets go after its batch, and this
+            # is the only place that waits for an applier's lock, so nobody waits in a circle.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, p) FROM generate_series(0, %s) AS p",
+                           [LOCK_ID, MAX_PARTITIONS - 1])
+            cursor.fetchall()
+        current = str(partitioning(fresh=True))
+        last = (WebhookPayload.objects.filter(outcome=Queued).exclude(partitioning=current)
+                .order_by("-pk").values_list("pk", flat=True).first())
+        if last is None:
+            return False
+        batch = _batch(WebhookPayload.objects.filter(outcome=Queued, pk__lte=last))
+        _apply_batch(batch, EVERY_PARTITION, {}, outcome)
+    ring_bell()  # what waited behind them, in every partition
+    return True
 
 
 @audit.atomic
 def do_apply_again(payload, *, acting_user):
     """Queue a delivery that was set aside as our error again (an admin, once
-    the cause is fixed). Applied in order with the queue."""
+    the cause is fixed). Applied in order with the queue: the parts of it not
+    applied yet, in their partitions."""
     if payload.source != SOURCE or payload.outcome != WebhookPayload.Outcome.ERROR:
         raise ValidationError("Only an Alertmanager delivery that failed on our side can be applied again.")
     before = {"outcome": payload.outcome, "attempts": payload.attempts, "error": payload.error}
@@ -120,15 +314,17 @@ def do_apply_again(payload, *, acting_user):
     return payload
 
 
-def ring_bell():
-    """Ask a worker to drain the queue. A lost message is not a lost alert:
-    the beat schedule drains the queue too."""
+def ring_bell(partitions_=None):
+    """Ask a worker to drain these partitions (default: all). A lost message
+    is not a lost alert: the beat schedule drains the queue too."""
     from .tasks import drain_alert_queue
 
-    try:
-        drain_alert_queue.apply_async(retry=False)
-    except Exception:  # the broker is down: the reconciler's turn comes when it is back
-        logger.warning("could not reach the broker to drain the alert queue", exc_info=True)
+    for partition in range(settings.ALERT_APPLIERS) if partitions_ is None else partitions_:
+        try:
+            drain_alert_queue.apply_async(args=[partition], retry=False)
+        except Exception:  # the broker is down: the reconciler's turn comes when it is back
+            logger.warning("could not reach the broker to drain the alert queue", exc_info=True)
+            return
 
 
 def backlog():
@@ -138,62 +334,126 @@ def backlog():
     return queued["count"], (timezone.now() - oldest).total_seconds() if oldest else 0.0
 
 
-def _try_lock():
+def backlog_by_partition():
+    """{partition: queued deliveries with alerts in it}: each applier's own progress, for /metrics."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_ID])
+        cursor.execute(f"SELECT p, count(q.id) FROM generate_series(0, %s) AS p LEFT JOIN "
+                       f"{WebhookPayload._meta.db_table} q ON q.outcome = %s AND q.pending & (1 << p) <> 0 "
+                       f"GROUP BY p ORDER BY p", [settings.ALERT_APPLIERS - 1, Queued])
+        return dict(cursor.fetchall())
+
+
+def _try_lock(own):
+    """The locks of these partitions for the rest of the transaction, if nobody holds any of them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT bool_and(pg_try_advisory_xact_lock(%s, p)) FROM unnest(%s::int[]) AS p",
+                       [LOCK_ID, own])
         return cursor.fetchone()[0]
 
 
-def _claim():
-    """The oldest queued deliveries, up to about BATCH_ALERTS alerts."""
-    rows = list(WebhookPayload.objects.filter(outcome=Queued).order_by("pk")
-                .only("pk", "body", "attempts")[:BATCH_DELIVERIES])
+def _in_partition(partition, current):
+    """Queued deliveries with alerts in the partition, stored under the partitioning in force."""
+    return (WebhookPayload.objects.filter(outcome=Queued, partitioning=current)
+            .alias(mine=F("pending").bitand(1 << partition)).filter(mine__gt=0))
+
+
+def _before_stale(rows, current):
+    """Those queued before the first delivery stored under another partitioning."""
+    first = (WebhookPayload.objects.filter(outcome=Queued).exclude(partitioning=current)
+             .order_by("pk").values_list("pk", flat=True).first())
+    return rows if first is None else rows.filter(pk__lt=first)
+
+
+def _claim(partition, current):
+    """The partition's oldest queued deliveries, up to about BATCH_ALERTS alerts."""
+    return _batch(_before_stale(_in_partition(partition, current), current), partition)
+
+
+def _claimable(partition, current):
+    return _before_stale(_in_partition(partition, current), current).exists()
+
+
+def _stale_waiting(current):
+    return WebhookPayload.objects.filter(outcome=Queued).exclude(partitioning=current).exists()
+
+
+def _waiting(bits):
+    """Whether a queued delivery has alerts in any of these partitions (or waits for all)."""
+    return (WebhookPayload.objects.filter(outcome=Queued).alias(mine=F("pending").bitand(bits))
+            .exclude(mine=0, partitioning=str(partitioning())).exists())
+
+
+def _batch(rows, partition=None):
+    """The oldest rows, up to about BATCH_ALERTS alerts to apply: of a delivery
+    spanning partitions, a partition's applier applies its share."""
+    rows = list(rows.order_by("pk").only("pk", "body", "attempts", "pending", "partitioning")[:BATCH_DELIVERIES])
     batch, alerts = [], 0
     for row in rows:
-        if batch and alerts + row.body.count('"fingerprint"') > BATCH_ALERTS:
+        share = row.body.count('"fingerprint"') // (row.pending.bit_count() if partition is not None else 1)
+        if batch and alerts + share > BATCH_ALERTS:
             break
         batch.append(row)
-        alerts += row.body.count('"fingerprint"')
+        alerts += share
     return batch
 
 
-def _apply_batch(payloads, parsed, outcome):
-    """Apply the deliveries together; if that fails, one by one, so one bad
-    delivery holds up no other."""
+def _apply_batch(payloads, mask, parsed, outcome, expected=None):
+    """Apply the deliveries' parts in the partitions of `mask` together; if
+    that fails, one by one, so one bad delivery holds up no other. `expected`:
+    the partitioning they were claimed under (StaleRouting if it changed)."""
+    if not payloads:
+        return
     if len(payloads) > 1:
         try:
             with transaction.atomic():
-                outcome.applied |= _apply(payloads, parsed)
+                outcome.applied |= _apply(payloads, mask, parsed, expected)
             return
+        except StaleRouting:
+            raise
         except Exception as exc:
             logger.warning("applying %d deliveries together failed (%s); applying them one by one", len(payloads), exc)
-    for payload in payloads:
-        try:
-            with transaction.atomic():
-                outcome.applied |= _apply([payload], parsed)
-        except Exception as exc:
-            logger.exception("applying Alertmanager delivery %s failed", payload.pk)
-            _failed(payload, exc)
+    # The audit chain first, as audit.atomic wants: one by one, a delivery's summary
+    # row is updated before the next takes the chain, and another partition's applier
+    # holding the chain may be waiting for that row (a delivery spanning both).
+    with audit.atomic() if len(payloads) > 1 else transaction.atomic():
+        for payload in payloads:
+            try:
+                with transaction.atomic():
+                    outcome.applied |= _apply([payload], mask, parsed, expected)
+            except StaleRouting:
+                raise
+            except Exception as exc:
+                logger.exception("applying Alertmanager delivery %s failed", payload.pk)
+                _failed(payload, exc)
 
 
-def _apply(payloads, parsed):
-    """Apply the deliveries' alerts in order and record what each did. The
-    alerts go in segments: a segment holds one notice per alert instance, so
-    "firing" then "resolved" for the same alert land in that order."""
+def _apply(payloads, mask, parsed, expected):
+    """Apply the deliveries' alerts in the partitions of `mask`, in order, and
+    record what each did. The alerts go in segments, and a dedup key's notices
+    in a segment are all firing or all resolved: apply_alertmanager resolves
+    before it fires, so "resolved" then "firing" for one key (the incident
+    resolved, then a new one) or "firing" then "resolved" (one alert of two
+    resolved: the incident stays open) land in the order they came."""
+    router = ingest.Router()  # one read of the routing for the whole batch
+    if expected is not None and str(Partitioning(settings.ALERT_APPLIERS, router.dedup_labels)) != expected:
+        raise StaleRouting()
     tally, segment, states = ingest.Tally(), [], {}
     for payload in payloads:
         tally.of(payload.pk)
         alerts = parsed.get(payload.pk) or ingest.parse_alertmanager(payload.body.encode())
+        stored_with, todo = Partitioning.parse(payload.partitioning), payload.pending & mask
         for alert in alerts:
+            if stored_with is not None and not todo >> stored_with.of(alert) & 1:
+                continue  # another partition's, or applied already
             alert.payload_id = payload.pk
-            identity = (alert.fingerprint, alert.starts_at)
-            if states.get(identity, alert.status) != alert.status:
-                ingest.apply_alertmanager(segment, tally)
+            key = router.dedup_key(alert)
+            if states.get(key, alert.status) != alert.status:
+                ingest.apply_alertmanager(segment, tally, router)
                 segment, states = [], {}
-            states[identity] = alert.status
+            states[key] = alert.status
             segment.append(alert)
     if segment:
-        ingest.apply_alertmanager(segment, tally)
+        ingest.apply_alertmanager(segment, tally, router)
     # One UPDATE per distinct summary: deliveries of a storm mostly did the same
     # ("opened": 1), and bulk_update's CASE per row costs more than the batch.
     alike = {}
@@ -201,18 +461,33 @@ def _apply(payloads, parsed):
         alike.setdefault(json.dumps(tally.of(payload.pk), sort_keys=True), []).append(payload.pk)
     now = timezone.now()
     for summary, ids in alike.items():
-        WebhookPayload.objects.filter(pk__in=ids).update(outcome=WebhookPayload.Outcome.ACCEPTED, error="",
-                                                         summary=json.loads(summary), processed_at=now)
+        _done(ids, mask, summary, now)
     return {payload.pk: tally.of(payload.pk) for payload in payloads}
+
+
+def _done(ids, mask, summary, now):
+    """Mark the parts applied: the delivery's summary adds this part's counts,
+    and it is accepted once no part is left. One statement, so two appliers
+    finishing parts of one delivery at once each add theirs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {WebhookPayload._meta.db_table} SET
+                  pending = pending & ~%(mask)s,
+                  summary = CASE WHEN summary = '{{}}'::jsonb THEN %(summary)s::jsonb ELSE
+                    (SELECT jsonb_object_agg(key, COALESCE((summary ->> key)::int, 0) + value::int)
+                     FROM jsonb_each_text(%(summary)s::jsonb)) END,
+                  outcome = CASE WHEN pending & ~%(mask)s = 0 THEN %(accepted)s ELSE outcome END,
+                  error = CASE WHEN pending & ~%(mask)s = 0 THEN '' ELSE error END,
+                  processed_at = CASE WHEN pending & ~%(mask)s = 0 THEN %(now)s ELSE processed_at END
+                WHERE id = ANY(%(ids)s)""",
+            {"mask": mask, "summary": summary, "accepted": WebhookPayload.Outcome.ACCEPTED, "now": now, "ids": ids})
 
 
 def _failed(payload, exc):
     """Count a failed attempt; after MAX_ATTEMPTS the delivery is set aside as
     our error (shown on the intake page, where an admin can queue it again)."""
-    payload.attempts += 1
-    payload.error = f"{type(exc).__name__}: {exc}"[:2000]
-    fields = ["attempts", "error"]
-    if payload.attempts >= MAX_ATTEMPTS:
-        payload.outcome, payload.processed_at = WebhookPayload.Outcome.ERROR, timezone.now()
-        fields += ["outcome", "processed_at"]
-    payload.save(update_fields=fields)
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    rows = WebhookPayload.objects.filter(pk=payload.pk)
+    rows.update(attempts=F("attempts") + 1, error=error)
+    rows.filter(attempts__gte=MAX_ATTEMPTS, outcome=Queued).update(outcome=WebhookPayload.Outcome.ERROR,
+                                                                   processed_at=timezone.now())

@@ -163,6 +163,13 @@ def parse_event(body):
 
 # --- routing ---------------------------------------------------------------
 
+def dedup_key(alert, labels):
+    """The incident an alert belongs to: its fingerprint, or the values of the dedup labels."""
+    if not labels:
+        return alert.fingerprint
+    return ",".join(f"{name}={alert.labels.get(name, '')}" for name in labels)[:300]
+
+
 class Router:
     """The routing configuration and the lookups one payload needs, each
     loaded once and only when needed (most deliveries open no incident)."""
@@ -185,9 +192,7 @@ class Router:
         return self.mappings.get((value or "").strip().lower(), self.routing.default_severity)
 
     def dedup_key(self, alert):
-        if not self.dedup_labels:
-            return alert.fingerprint
-        return ",".join(f"{name}={alert.labels.get(name, '')}" for name in self.dedup_labels)[:300]
+        return dedup_key(alert, self.dedup_labels)
 
     def services_for(self, labels):
         """The service named by the `service` label, else the one whose slug
@@ -359,12 +364,12 @@ class Tally:
         return self.by_payload.setdefault(payload_id, dict.fromkeys(self.COUNTS, 0))
 
 
-def apply_alertmanager(alerts, tally=None):
+def apply_alertmanager(alerts, tally=None, router=None):
     """Apply parsed alerts (of one delivery or of several, in the order they
     came; an alert instance appears once) inside the caller's transaction;
-    returns the Tally."""
+    returns the Tally. `router`: one shared by the segments of a batch."""
     now = timezone.now()
-    router = Router()
+    router = router or Router()
     tally = tally or Tally()
     known = {(row.fingerprint, row.starts_at): row for row in
              Alert.objects.filter(fingerprint__in={a.fingerprint for a in alerts}).select_related("incident")}

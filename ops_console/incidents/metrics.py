@@ -1,5 +1,6 @@
 """Domain metrics read from the database at scrape time: open incidents by
-severity, webhook deliveries by outcome and the alert queue's backlog."""
+severity, webhook deliveries by outcome and the alert queue's backlog (in all,
+and in each applier's partition)."""
 from django.db.models import Count
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
@@ -24,13 +25,20 @@ class IncidentCollector:
                                    .annotate(n=Count("pk")).values_list("source", "outcome", "n")):
             payloads.add_metric([source, outcome], n)
         yield payloads
-        from .alert_queue import backlog
+        from .alert_queue import backlog, backlog_by_partition
 
         depth, oldest = backlog()
         yield GaugeMetricFamily("ops_console_alert_queue_depth",
                                 "Alertmanager deliveries stored but not applied yet", value=depth)
         yield GaugeMetricFamily("ops_console_alert_queue_oldest_seconds",
                                 "Age of the oldest Alertmanager delivery not applied yet (0 when none)", value=oldest)
+        # Each applier's own progress: a partition whose depth only grows has no applier.
+        by_partition = GaugeMetricFamily("ops_console_alert_queue_partition_depth",
+                                         "Queued Alertmanager deliveries with alerts in each applier's partition",
+                                         labels=["partition"])
+        for partition, count in backlog_by_partition().items():
+            by_partition.add_metric([str(partition)], count)
+        yield by_partition
 
     def describe(self):
         return []

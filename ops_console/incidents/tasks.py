@@ -10,9 +10,9 @@ def prune_payloads():
 
 
 @shared_task(name="ops_console.incidents.tasks.drain_alert_queue", ignore_result=True)
-def drain_alert_queue():
-    """Apply queued Alertmanager deliveries (rung by a busy intake, and by beat
-    in case that message was lost)."""
+def drain_alert_queue(partition=None):
+    """Apply queued Alertmanager deliveries of one partition (rung by a busy
+    intake), or of every partition (beat, in case a message was lost)."""
     from . import alert_queue
 
-    return alert_queue.drain()
+    return alert_queue.drain(partition, linger=alert_queue.LINGER_SECONDS)
