@@ -113,7 +113,7 @@ def run(count, window, quiet, short):
     cleanup()
     setup_people()
     # Creating the rows takes a while; nothing falls due before (the quiet ones are made first).
-    lead = 4 if short else 30  # creating 1,000 takes about 1 s
+    lead = 3 if short else 30  # creating 1,000 takes about 1 s
     t0 = time.monotonic()
     start = make_incidents(count, window, lead, quiet)
     made = time.monotonic() - t0
@@ -162,7 +162,7 @@ def main():
                         help="only the run with N open incidents in all (those beyond the storm's fall due "
                              "hours later); default: the storm alone, then (full mode) 100,000 open")
     args = parser.parse_args()
-    count, window = (1_000, 10) if args.short else (10_000, 60)
+    count, window = (1_000, 5) if args.short else (10_000, 60)
     sizes = [args.open] if args.open is not None else [count] + ([] if args.short else [OPEN_AT_SCALE])
     results = [run(count, window, max(0, size - count), args.short) for size in sizes]
     correct = all(c for c, _ in results)

@@ -198,7 +198,7 @@ def main():
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a time goal is missed")
     args = parser.parse_args()
-    incidents, per, audit_entries, repeat = (5_000, 10, 20_000, 6) if args.short else (100_000, 10, 1_000_000, 20)
+    incidents, per, audit_entries, repeat = (2_000, 10, 5_000, 4) if args.short else (100_000, 10, 1_000_000, 20)
     rng = random.Random(7)
     started = time.perf_counter()
     ids = load(incidents, per, rng)

@@ -242,7 +242,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--short", action="store_true")
     args = parser.parse_args()
-    total = 300 if args.short else 5000
+    total = 150 if args.short else 5000
     token, raw = do_create_token("bench-ingest", acting_user=None)
     routing = AlertRouting.current()
     server, worker = Gunicorn(), Worker()

@@ -102,7 +102,7 @@ def bare_round_trip(rounds):
 
 
 def measure(short):
-    rounds, runs = (20, 3) if short else (100, 7)
+    rounds, runs = (10, 2) if short else (100, 7)
     noop = [{"kind": "wait", "title": f"no-op {i}", "body": "", "hold_for": 0} for i in range(20)]
     trivial = [{"kind": "shell", "title": f"check {i}", "body": "true"} for i in range(20)]
     time_run(runbook(noop[:3], "warm-up"))
