@@ -241,6 +241,8 @@ GOALS = {("one incident per alert (fingerprint)", "gunicorn", 50): (0.25, "raw i
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--short", action="store_true")
+    parser.add_argument("--only", action="append", default=[], metavar="ROUTING:CONSOLE:BATCH",
+                        help="run only these cases, e.g. fingerprint:gunicorn:50 or grouped:client:1 (repeatable)")
     args = parser.parse_args()
     total = 150 if args.short else 5000
     token, raw = do_create_token("bench-ingest", acting_user=None)
@@ -261,6 +263,9 @@ def main():
             AlertRouting.objects.filter(pk=1).update(dedup_labels=dedup)
             for mode in ("test client, 1 sender", f"gunicorn {GUNICORN_WORKERS} workers, {SENDERS} senders"):
                 for size in (1, 50):
+                    case = f"{'grouped' if dedup else 'fingerprint'}:{'gunicorn' if 'gunicorn' in mode else 'client'}:{size}"
+                    if args.only and case not in args.only:
+                        continue
                     count = total // 5 if size == 1 else total
                     all_batches = batches(count, size, seed=size)
                     alerts = sum(len(b) for b in all_batches)

@@ -1,10 +1,12 @@
-"""Database calls that outlast a blip. A PostgreSQL restart or failover drops
+"""Database calls that outlast a blip (a PostgreSQL restart or failover drops
 every open connection; a worker in the middle of a step reconnects and carries
-on instead of failing the step or reporting itself lost."""
+on instead of failing the step or reporting itself lost), and copy_create()
+for the alert appliers' many new rows."""
 import logging
 import time
 
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import DateField
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +39,53 @@ def outlasting_blips(call, *, retry_for, what="database call"):
             connection.close()
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def copy_create(objs):
+    """bulk_create() for rows made by the thousand (the incidents, timeline
+    events, audit entries and escalations an alert storm opens): one COPY,
+    whose rows psycopg formats in C, where bulk_create prepares each value
+    through its field and quotes each column as an array in Python (about
+    three quarters of an applier's CPU per alert went there). The objects'
+    primary keys are taken from the table's sequence first, in one query, and
+    set on them. For models whose fields take their values as set (defaults
+    come from the constructor; auto_now dates are honoured); a conflict fails
+    the whole COPY with IntegrityError, as bulk_create does without
+    ignore_conflicts. Returns objs."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    meta = type(objs[0])._meta
+    if any(type(obj)._meta.concrete_model is not meta.concrete_model for obj in objs):
+        raise TypeError("copy_create() takes objects of one model")
+    fields = [field for field in meta.concrete_fields if not getattr(field, "generated", False)]
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        if missing := [obj for obj in objs if obj.pk is None]:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [meta.db_table, meta.pk.column, len(missing)])
+            for obj, (pk,) in zip(missing, cursor.fetchall()):
+                obj.pk = pk
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        values = [_value_of(field) for field in fields]
+        with cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([value(obj) for value in values])
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+# Fields whose attribute is already what PostgreSQL takes (text, numbers, aware times, keys).
+_AS_SET = {"AutoField", "BigAutoField", "SmallAutoField", "BigIntegerField", "BooleanField", "CharField",
+           "DateTimeField", "ForeignKey", "IntegerField", "PositiveBigIntegerField", "PositiveIntegerField",
+           "PositiveSmallIntegerField", "SlugField", "SmallIntegerField", "TextField"}
+
+
+def _value_of(field):
+    """obj -> the value COPY writes for the field."""
+    if isinstance(field, DateField) and (field.auto_now or field.auto_now_add):
+        return lambda obj: field.pre_save(obj, add=True)
+    if field.get_internal_type() in _AS_SET:
+        return lambda obj: getattr(obj, field.attname)
+    # JSON (psycopg's Jsonb, with the field's encoder), addresses, UUIDs...: as bulk_create prepares them.
+    return lambda obj: field.get_db_prep_save(getattr(obj, field.attname), connection)

@@ -5,6 +5,7 @@ import functools
 import ipaddress
 import json
 import math
+import threading
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
@@ -16,7 +17,10 @@ from django.utils.ipv6 import clean_ipv6_address
 from . import context, sealing
 from .models import GENESIS, AuditEntry, ChainHead
 
-__all__ = ["atomic", "record", "record_many", "GENESIS"]
+__all__ = ["atomic", "creating", "chained_at_end", "record", "record_many", "GENESIS"]
+
+# The entries of the open chained_at_end() block of this thread (None: no block).
+_deferred = threading.local()
 
 
 def atomic(func=None):
@@ -44,6 +48,53 @@ def _chain_first():
     with transaction.atomic():
         _lock_head()
         yield
+
+
+def creating(func):
+    """atomic() for an action that only creates rows (and reads): opening
+    incidents. Inside a chained_at_end() block it leaves the chain's head for
+    the block's end, and forgets its entries if it fails; anywhere else it is
+    atomic()."""
+    @functools.wraps(func)
+    def chained(*args, **kwargs):
+        entries = getattr(_deferred, "entries", None)
+        if entries is None:
+            with _chain_first():
+                return func(*args, **kwargs)
+        kept = len(entries)
+        _deferred.creating = getattr(_deferred, "creating", 0) + 1
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except BaseException:
+            del entries[kept:]  # rolled back with its savepoint
+            raise
+        finally:
+            _deferred.creating -= 1
+    return chained
+
+
+@contextmanager
+def chained_at_end():
+    """A block (a transaction, or a savepoint) whose audit entries join the
+    chain when it ends: the head is locked then, not from the start, so two
+    writers creating rows (two alert appliers opening incidents) work side by
+    side and queue only for the append and their commit. Only creating()
+    actions may record inside it; after the block, end the transaction soon
+    (the head is held until commit), and lock existing rows only after it, as
+    atomic() orders it. Nested, the outermost block appends."""
+    if getattr(_deferred, "entries", None) is not None:
+        yield
+        return
+    _deferred.entries = []
+    try:
+        with transaction.atomic():
+            yield
+            entries, _deferred.entries = _deferred.entries, None
+            if entries:
+                _append(entries)
+    finally:
+        _deferred.entries = None
 
 
 def _lock_head():
@@ -105,24 +156,35 @@ def record_many(changes):
         return []
     ctx = context.current()
     seal = sealing.current_seal()
+    entries = [_entry(ctx, seal=seal, **change) for change in changes]
+    deferred = getattr(_deferred, "entries", None)
+    if deferred is not None:  # chained_at_end(): chained and saved when the block ends
+        if not getattr(_deferred, "creating", 0):
+            # Only a creating() action forgets its entries when its savepoint rolls back.
+            raise RuntimeError("inside audit.chained_at_end() only creating() actions may record")
+        deferred.extend(entries)
+        return entries
+    _append(entries)
+    return entries
+
+
+def _append(entries):
+    """Chain the entries after the head, in order, and save them in one INSERT."""
     with transaction.atomic():
         # The lock on the single head row orders concurrent writers: each reads
         # the hash the previous one committed, so the chain never forks.
         head = _lock_head()
-        entries = []
-        for change in changes:
-            entries.append(_entry(ctx, seal=seal, prev_hash=entries[-1].hash if entries else head.last_hash,
-                                  **change))
+        for entry in entries:
+            entry.prev_hash = head.last_hash
+            entry.hash = head.last_hash = entry.compute_hash()
         if len(entries) == 1:
             entries[0].save()
         else:
             AuditEntry.objects.append(entries)
-        head.last_hash = entries[-1].hash
         head.save(update_fields=["last_hash"])
-    return entries
 
 
-def _entry(ctx, *, action, seal, prev_hash, obj=None, actor=None, before=None, after=None, object_type="",
+def _entry(ctx, *, action, seal, obj=None, actor=None, before=None, after=None, object_type="",
            object_id="", object_repr="", ip=None, request_id=None):
     if actor is None and ctx is not None and getattr(ctx.user, "is_authenticated", False):
         actor = ctx.user
@@ -143,8 +205,6 @@ def _entry(ctx, *, action, seal, prev_hash, obj=None, actor=None, before=None, a
         object_repr=str(object_repr)[:300],
         before=_plain(before),
         after=_plain(after),
-        prev_hash=prev_hash,
         seal=seal,
     )
-    entry.hash = entry.compute_hash()
-    return entry
+    return entry  # unchained: _append() sets prev_hash and hash under the head's lock

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from ops_console.database import copy_create
+
 from . import sealing
 
 GENESIS = "0" * 64
@@ -49,7 +51,7 @@ class AuditEntryQuerySet(models.QuerySet):
 
     def append(self, entries):
         """For audit.log.record_many only: entries it chained under the head's lock, in one INSERT."""
-        return super().bulk_create(entries)
+        return copy_create(entries)
 
     def _update(self, values):
         raise AppendOnlyError("audit entries cannot be changed")

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ops_console.audit import log as audit_log
+from ops_console.database import copy_create
 from ops_console.incidents.models import Incident, Status, TimelineEvent
 from ops_console.incidents.timeline import Kind, add_event
 from ops_console.monitoring.models import Service
@@ -54,9 +55,9 @@ def start_many(incidents, now=None, *, opened_with=None):
             policies[code] = matrix.policies_by_service(code)
         snapshot = matrix.snapshot(matrix.policy_for(code, services[incident.pk], policies[code]), code)
         escalations.append(Escalation(incident=incident, severity=code, snapshot=snapshot, started_at=now))
-    Escalation.objects.bulk_create(escalations)
-    ScheduledLevel.objects.bulk_create(level for incident, escalation in zip(incidents, escalations)
-                                       for level in _levels(incident, escalation.snapshot, 1, now))
+    copy_create(escalations)
+    copy_create(level for incident, escalation in zip(incidents, escalations)
+                for level in _levels(incident, escalation.snapshot, 1, now))
 
 
 def _services_of(incidents):

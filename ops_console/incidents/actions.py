@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ops_console.audit import log as audit
+from ops_console.database import copy_create
 from ops_console.audit.log import record, record_many
 
 from . import signals
@@ -44,19 +45,21 @@ def do_open_incident(*, title, severity, acting_user=None, services=(), summary=
         acting_user=acting_user)[0]
 
 
-@audit.atomic
+@audit.creating
 def do_open_incidents(specs, *, acting_user=None):
     """Open several incidents (a webhook delivery opening one per alert) with
     what do_open_incident writes for each: the row, its services, the "opened"
     event, the audit entry and the escalation, in a fixed number of queries.
-    `specs`: dicts of do_open_incident's keyword arguments. Returns the incidents."""
+    `specs`: dicts of do_open_incident's keyword arguments. Returns the incidents.
+    It only creates rows, so inside audit.chained_at_end() (the alert appliers)
+    its entries join the chain at the end of the caller's block."""
     now = timezone.now()
     prepared = [_new_incident(now, acting_user, **spec) for spec in specs]
-    incidents = Incident.objects.bulk_create([incident for incident, _, _ in prepared])
+    incidents = copy_create(incident for incident, _, _ in prepared)
     through = Incident.services.through
     through.objects.bulk_create(through(incident_id=incident.pk, service_id=service.pk)
                                 for incident, services, _ in prepared for service in services)
-    TimelineEvent.objects.bulk_create(new_event(incident, Kind.OPENED, actor=acting_user, message=message, at=now,
+    copy_create(new_event(incident, Kind.OPENED, actor=acting_user, message=message, at=now,
                                                 data={"severity": incident.severity.code, "source": incident.source})
                                       for incident, _, message in prepared)
     record_many([dict(action="incident.opened", obj=incident, actor=acting_user, after=snapshot(incident))

@@ -172,10 +172,10 @@ def _store(body, token, remote_addr, pending, current):
             f"""WITH stored AS (
                   INSERT INTO {table} (source, received_at, body, outcome, error, summary, token_id, remote_addr,
                                        attempts, processed_at, pending, partitioning)
-                  VALUES (%s, %s, %s, %s, '', '{{}}'::jsonb, %s, %s::inet, 0, NULL, %s, %s) RETURNING id)
-                SELECT stored.id, ({_OLDER} AND q.id < stored.id), ({_DEDUP_LABELS}) FROM stored""",
+                  VALUES (%s, %s, %s, %s, '', '{{}}'::jsonb, %s, %s::inet, 0, NULL, %s, %s) RETURNING id, pending)
+                SELECT stored.id, ({_older("stored")}), ({_DEDUP_LABELS}) FROM stored""",
             [SOURCE, now, body, Queued, token.pk if token else None, remote_addr or None, pending, str(current),
-             str(current), EVERY_PARTITION, Queued])
+             Queued, str(current)])
         pk, older, dedup_labels = cursor.fetchone()
     payload = WebhookPayload(pk=pk, source=SOURCE, received_at=now, body=body, outcome=Queued, token=token,
                              remote_addr=remote_addr, pending=pending, partitioning=str(current))
@@ -183,10 +183,21 @@ def _store(body, token, remote_addr, pending, current):
     return payload, older, dedup_labels
 
 
-# The partitions in which a delivery older than q.id waits: one stored under
-# another partitioning waits in front of every partition.
-_OLDER = (f"SELECT COALESCE(bit_or(CASE WHEN q.partitioning = %s THEN q.pending ELSE %s END), 0) "
-          f"FROM {WebhookPayload._meta.db_table} q WHERE q.outcome = %s")
+def _older(row):
+    """SQL for the partitions of `row` (a name with .id and .pending) in which
+    an older delivery waits; one stored under another partitioning waits in
+    front of every partition. Parameters: the queued outcome, the partitioning
+    in force. Asked once per partition, each walking the queue's index from
+    its oldest row and stopping at the first in the way: in a storm that is
+    the first row or so, where adding up the whole queue grew with it. (A
+    scalar subquery with its LIMIT, not EXISTS: the planner makes an EXISTS a
+    join that reads the whole queue.)"""
+    return (f"SELECT COALESCE(bit_or(1 << p), 0) FROM generate_series(0, {MAX_PARTITIONS - 1}) AS p "
+            f"WHERE {row}.pending & (1 << p) <> 0 AND (SELECT q.id FROM {WebhookPayload._meta.db_table} q "
+            f"WHERE q.outcome = %s AND q.id < {row}.id AND (q.pending & (1 << p) <> 0 OR q.partitioning <> %s) "
+            f"ORDER BY q.id LIMIT 1) IS NOT NULL")
+
+
 _DEDUP_LABELS = f"SELECT dedup_labels FROM {AlertRouting._meta.db_table} WHERE id = 1"
 
 
@@ -223,8 +234,8 @@ def _apply_if_first(payload, alerts, outcome, older, dedup_labels):
 def _look_around(payload):
     """(the partitions in which an older delivery waits, the dedup labels in force)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ({_OLDER} AND q.id < %s), ({_DEDUP_LABELS})",
-                       [payload.partitioning, EVERY_PARTITION, Queued, payload.pk])
+        cursor.execute(f"SELECT ({_older('mine')}), ({_DEDUP_LABELS}) FROM (SELECT %s::bigint AS id, "
+                       f"%s::int AS pending) AS mine", [Queued, payload.partitioning, payload.pk, payload.pending])
         return cursor.fetchone()
 
 

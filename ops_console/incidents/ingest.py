@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ops_console.audit import log as audit
+from ops_console.database import copy_create
 from ops_console.monitoring.models import Service
 from ops_console.runbooks.models import Runbook
 
@@ -285,7 +286,17 @@ def _alert_row(alert, *, status, incident, key, now):
 
 def _insert_new(rows, now):
     """Insert alert rows, skipping any another delivery inserted first; returns
-    the identities we inserted (ours carry these payloads and this moment)."""
+    the identities we inserted. A partition's applier is the only one inserting
+    its alerts, so one COPY nearly always does; when another delivery got there
+    first (the routing changed under it), the rows go in again skipping those,
+    and ours are the ones carrying these payloads and this moment."""
+    try:
+        with transaction.atomic():
+            copy_create(rows)
+        return {(row.fingerprint, row.starts_at) for row in rows}
+    except IntegrityError:
+        for row in rows:
+            row.pk = None
     Alert.objects.bulk_create(rows, ignore_conflicts=True)
     return set(Alert.objects.filter(last_payload__in={row.last_payload_id for row in rows},
                                     first_received_at=now).values_list("fingerprint", "starts_at"))
@@ -321,7 +332,7 @@ def _fire_all(router, alerts, keys, incidents, now, tally):
             data={"fingerprint": alert.fingerprint, "starts_at": alert.starts_at.isoformat()}))
         tally.add(alert, "opened" if key in opened else "joined")
         opened.discard(key)
-    TimelineEvent.objects.bulk_create(events)
+    copy_create(events)
 
 
 def _resolve(router, row, alert, now, tally):
@@ -394,17 +405,20 @@ def apply_alertmanager(alerts, tally=None, router=None):
             tally.add(alert, "stale")
     keys = [router.dedup_key(alert) for alert in new_firing]
     incidents = {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=set(keys))} if keys else {}
-    # Resolving or opening incidents writes the audit log: the chain's lock comes
-    # before the rows those changes lock (audit.atomic). Repeats alone need neither.
-    with audit.atomic() if resolving or set(keys) - set(incidents) else nullcontext():
-        # Whoever held the chain before us may have opened some of these keys (its
-        # alerts overlap ours): look again now that it committed, so we join them.
-        if missing := set(keys) - set(incidents):
+    # Resolving changes incidents that exist: the chain's lock comes before the
+    # rows that locks (audit.atomic). Opening only creates rows: its entries join
+    # the chain at the end (chained_at_end), so appliers of two partitions open
+    # incidents side by side. Repeats alone need neither.
+    with audit.atomic() if resolving else nullcontext():
+        if resolving and (missing := set(keys) - set(incidents)):
+            # Whoever held the chain before us may have opened some of these keys
+            # (its alerts overlap ours): look again now that it committed, so we join them.
             incidents |= {i.dedup_key: i for i in Incident.objects.open().filter(dedup_key__in=missing)}
         for row, alert in resolving:
             _resolve(router, row, alert, now, tally)
         if new_firing:
-            _fire_all(router, new_firing, keys, incidents, now, tally)
+            with audit.chained_at_end():
+                _fire_all(router, new_firing, keys, incidents, now, tally)
     if early_resolved:
         _remember_early_resolutions(early_resolved, now, tally)
     by_payload = {}

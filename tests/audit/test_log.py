@@ -195,3 +195,90 @@ def test_a_failed_sign_in_takes_no_chain_lock(client, make_user):
             cursor.execute("RESET lock_timeout")
     assert errors == []
     assert not AuditEntry.objects.filter(action__startswith="auth.").exists()
+
+
+def _opening(n, fail=False):
+    """A creating() action: records n entries, then fails if asked."""
+    from ops_console.audit import log as audit
+
+    @audit.creating
+    def open_things():
+        audit.record_many([dict(action="thing.opened", object_repr=f"thing {i}") for i in range(n)])
+        if fail:
+            raise ValueError("refused")
+    return open_things
+
+
+def _head_is_free():
+    """Whether another connection can lock the chain's head right now."""
+    free = []
+
+    def probe():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM audit_chainhead WHERE id = 1 FOR UPDATE NOWAIT")
+            free.append(True)
+        except DatabaseError:
+            free.append(False)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(10)
+    return free == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creating_actions_in_a_chained_at_end_block_join_the_chain_when_it_ends():
+    """Two alert appliers open incidents side by side: the head is not held while they do."""
+    from ops_console.audit import log as audit
+
+    before = record("first.entry")
+    with transaction.atomic():
+        with audit.chained_at_end():
+            _opening(2)()
+            _opening(1)()
+            assert not AuditEntry.objects.filter(action="thing.opened").exists()
+            assert _head_is_free()
+        assert not _head_is_free()  # appended: held until the commit
+    stored = list(AuditEntry.objects.filter(action="thing.opened").order_by("pk"))
+    assert [e.object_repr for e in stored] == ["thing 0", "thing 1", "thing 0"]
+    assert stored[0].prev_hash == before.hash and stored[1].prev_hash == stored[0].hash
+    assert ChainHead.objects.get().last_hash == stored[-1].hash
+    assert verify().ok
+
+
+def test_outside_a_block_creating_takes_the_chain_head_first(db):
+    from django.test.utils import CaptureQueriesContext
+
+    record("first.entry")
+    with CaptureQueriesContext(connection) as captured:
+        _opening(1)()
+    statements = [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert '"audit_chainhead"' in statements[0] and statements[0].endswith("FOR UPDATE")
+    assert AuditEntry.objects.filter(action="thing.opened").count() == 1 and verify().ok
+
+
+def test_a_creating_action_that_fails_in_the_block_leaves_no_entry(db):
+    from ops_console.audit import log as audit
+
+    with audit.chained_at_end():
+        with pytest.raises(ValueError):
+            _opening(3, fail=True)()
+        _opening(1)()
+    assert list(AuditEntry.objects.filter(action="thing.opened").values_list("object_repr", flat=True)) == [
+        "thing 0"]
+    assert verify().ok
+
+
+def test_in_a_block_only_creating_actions_record(db):
+    """Any other record could not be forgotten with a savepoint that rolls back."""
+    from ops_console.audit import log as audit
+
+    with pytest.raises(RuntimeError, match="only creating"):
+        with audit.chained_at_end():
+            record("thing.changed")
+    assert not AuditEntry.objects.exists()
+    record("thing.changed")  # the block is over: recorded at once
+    assert AuditEntry.objects.count() == 1

@@ -10,6 +10,8 @@ from collections import Counter
 import psycopg
 import pytest
 
+from ops_console.audit.chain import verify
+from ops_console.audit.models import AuditEntry
 from ops_console.incidents import alert_queue
 from ops_console.incidents.models import Alert, Incident, TimelineEvent, WebhookPayload
 from tests.conftest import database_url
@@ -104,6 +106,14 @@ def test_two_worker_processes_apply_the_partitions_side_by_side_in_each_keys_ord
     assert (totals["resolved_before_firing"], totals["stale"]) == (0, 0)
     assert totals["opened"] == len(keys) * cycles + len(keys) // 2
     assert totals["resolved"] == len(keys) * cycles
+    # The appliers open incidents side by side and chain their entries at the end of each
+    # batch: still one linear chain, every incident opened once, before it is resolved.
+    assert verify().ok
+    opened = Counter(AuditEntry.objects.filter(action="incident.opened").values_list("object_id", flat=True))
+    assert len(opened) == totals["opened"] and set(opened.values()) == {1}
+    first = dict(AuditEntry.objects.filter(action="incident.opened").values_list("object_id", "pk"))
+    for object_id, pk in AuditEntry.objects.filter(action="incident.status_changed").values_list("object_id", "pk"):
+        assert first[object_id] < pk
 
 
 def storm(count, size, seed):

@@ -74,6 +74,25 @@ def test_a_key_another_delivery_opened_meanwhile_joins_its_incident(post_json, m
     assert kinds(Incident.objects.get(dedup_key="fp-b")) == ["opened", "alert_fired"]
 
 
+def test_an_alert_another_delivery_inserted_meanwhile_is_skipped_and_the_rest_go_in(post_json, monkeypatch):
+    from ops_console.incidents import ingest
+
+    real = ingest._insert_new
+
+    def other_delivery_first(rows, now):  # inserts fp-b's alert between our lookup and our insert
+        other = next(row for row in rows if row.fingerprint == "fp-b")
+        Alert.objects.create(fingerprint=other.fingerprint, starts_at=other.starts_at, status="firing",
+                             dedup_key=other.dedup_key)
+        return real(rows, now)
+
+    monkeypatch.setattr(ingest, "_insert_new", other_delivery_first)
+    summary = post_json(AM_URL, am_payload(*[am_alert(fingerprint=fp) for fp in ("fp-a", "fp-b", "fp-c")])).json()
+    assert (summary["opened"], summary["repeated"]) == (2, 1)
+    assert sorted(Alert.objects.values_list("fingerprint", flat=True)) == ["fp-a", "fp-b", "fp-c"]
+    assert kinds(Incident.objects.get(dedup_key="fp-a")) == ["opened", "alert_fired"]
+    assert kinds(Incident.objects.get(dedup_key="fp-b")) == ["opened"]
+
+
 def test_same_payload_five_times_is_one_incident_and_one_firing_event(post_json):
     for _ in range(5):
         assert post_json(AM_URL, am_payload()).status_code == 200

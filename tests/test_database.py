@@ -1,0 +1,61 @@
+"""copy_create(): what bulk_create would store, in one COPY."""
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from ops_console.database import copy_create
+from ops_console.incidents.models import Alert, Incident, Severity, TimelineEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def stored(model, objs, *fields):
+    return [model.objects.filter(pk=obj.pk).values(*fields).get() for obj in objs]
+
+
+def test_rows_read_back_as_bulk_create_stores_them():
+    severity = Severity.objects.get(code="P2")
+    when = dt.datetime(2026, 12, 5, 9, 30, 1, 123456, tzinfo=dt.timezone.utc)
+
+    def incidents(tag):
+        return [Incident(title=f"{tag} “quoted” \\ tab\there", severity=severity, dedup_key=f"{tag}-1",
+                         summary="line one\nline two", detected_at=when, created_at=when, updated_at=when),
+                Incident(title=f"{tag} plain", severity=severity, dedup_key="", summary="", detected_at=when,
+                         created_at=when, updated_at=when)]
+
+    copied, created = copy_create(incidents("a")), Incident.objects.bulk_create(incidents("b"))
+    fields = ["title", "severity_id", "status", "summary", "detected_at", "resolved_at", "commander_id"]
+    assert all(obj.pk and not obj._state.adding for obj in copied)
+    mine, theirs = stored(Incident, copied, *fields), stored(Incident, created, *fields)
+    for row in mine + theirs:
+        row["title"] = row["title"][1:]
+    assert mine == theirs
+    events = [TimelineEvent(incident=copied[0], kind="note", message="m",
+                            data={"nested": {"list": [1, 2.5, None, "ü"]}, "quote": "\"\\"}, created_at=when),
+              TimelineEvent(incident=copied[1], kind="note", message="", data={}, created_at=when)]
+    copy_create(events)
+    assert [row["data"] for row in stored(TimelineEvent, events, "data")] == [
+        {"nested": {"list": [1, 2.5, None, "ü"]}, "quote": "\"\\"}, {}]
+
+
+def test_keys_come_from_the_sequence_so_later_inserts_follow():
+    severity = Severity.objects.get(code="P3")
+    copied = copy_create(Incident(title=f"t{n}", severity=severity) for n in range(3))
+    later = Incident.objects.create(title="later", severity=severity)
+    assert len({obj.pk for obj in copied}) == 3 and later.pk > max(obj.pk for obj in copied)
+
+
+def test_a_conflict_is_djangos_integrity_error_and_stores_nothing():
+    when = dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc)
+    Alert.objects.create(fingerprint="fp-x", starts_at=when, status="firing")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy_create([Alert(fingerprint="fp-y", starts_at=when, status="firing"),
+                     Alert(fingerprint="fp-x", starts_at=when, status="firing")])
+    assert list(Alert.objects.values_list("fingerprint", flat=True)) == ["fp-x"]
+
+
+def test_one_model_at_a_time():
+    with pytest.raises(TypeError):
+        copy_create([Alert(fingerprint="a", starts_at=dt.datetime.now(dt.timezone.utc), status="firing"),
+                     Incident(title="b", severity=Severity.objects.get(code="P3"))])
