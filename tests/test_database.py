@@ -24,7 +24,7 @@ def test_rows_read_back_as_bulk_create_stores_them():
                 Incident(title=f"{tag} plain", severity=severity, dedup_key="", summary="", detected_at=when,
                          created_at=when, updated_at=when)]
 
-    copied, created = copy_create(incidents("a")), Incident.objects.bulk_create(incidents("b"))
+    copied, created = copy_create(incidents("a") + incidents("c"))[:2], Incident.objects.bulk_create(incidents("b"))
     fields = ["title", "severity_id", "status", "summary", "detected_at", "resolved_at", "commander_id"]
     assert all(obj.pk and not obj._state.adding for obj in copied)
     mine, theirs = stored(Incident, copied, *fields), stored(Incident, created, *fields)
@@ -33,10 +33,18 @@ def test_rows_read_back_as_bulk_create_stores_them():
     assert mine == theirs
     events = [TimelineEvent(incident=copied[0], kind="note", message="m",
                             data={"nested": {"list": [1, 2.5, None, "ü"]}, "quote": "\"\\"}, created_at=when),
-              TimelineEvent(incident=copied[1], kind="note", message="", data={}, created_at=when)]
+              TimelineEvent(incident=copied[1], kind="note", message="", data={}, created_at=when),
+              TimelineEvent(incident=copied[1], kind="note", message="tab\there", data=[], created_at=when)]
     copy_create(events)
     assert [row["data"] for row in stored(TimelineEvent, events, "data")] == [
-        {"nested": {"list": [1, 2.5, None, "ü"]}, "quote": "\"\\"}, {}]
+        {"nested": {"list": [1, 2.5, None, "ü"]}, "quote": "\"\\"}, {}, []]
+    assert TimelineEvent.objects.get(pk=events[2].pk).message == "tab\there"
+
+
+def test_a_row_or_two_go_by_insert_and_read_back_the_same():
+    severity = Severity.objects.get(code="P1")
+    one = copy_create([Incident(title="alone", severity=severity, dedup_key="k")])
+    assert one[0].pk and Incident.objects.get(pk=one[0].pk).dedup_key == "k"
 
 
 def test_keys_come_from_the_sequence_so_later_inserts_follow():
@@ -51,6 +59,7 @@ def test_a_conflict_is_djangos_integrity_error_and_stores_nothing():
     Alert.objects.create(fingerprint="fp-x", starts_at=when, status="firing")
     with pytest.raises(IntegrityError), transaction.atomic():
         copy_create([Alert(fingerprint="fp-y", starts_at=when, status="firing"),
+                     Alert(fingerprint="fp-z", starts_at=when, status="firing"),
                      Alert(fingerprint="fp-x", starts_at=when, status="firing")])
     assert list(Alert.objects.values_list("fingerprint", flat=True)) == ["fp-x"]
 

@@ -33,7 +33,12 @@ def atomic(func=None):
     anything else, by everyone, and this is the one place that takes it. Writers
     are serialised from their start rather than from their first entry: the
     price of an order no caller has to remember. Nested in a transaction that
-    has locked rows already it cannot come first: begin the transaction with it."""
+    has locked rows already it cannot come first: begin the transaction with it.
+    The one exception is a writer that only creates rows: creating() inside
+    chained_at_end() takes the head at the end instead. Another transaction
+    waits for rows not committed yet only to insert the same unique key (an
+    event opening the very dedup key an applier is opening); in that rare
+    cycle PostgreSQL's deadlock check fails one of the two, which is retried."""
     if func is not None:
         @functools.wraps(func)
         def chained(*args, **kwargs):

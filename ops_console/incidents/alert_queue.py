@@ -51,9 +51,11 @@ LOCK_ID = 0x0C_A1E7  # with a partition's number: the PostgreSQL advisory lock o
 MAX_PARTITIONS = 16  # the locks an applier of deliveries stored under another partitioning takes
 EVERY_PARTITION = (1 << MAX_PARTITIONS) - 1
 ROUTING_TTL = 1.0  # seconds a request trusts the dedup labels it read (a stale read is applied alone, in order)
-# A worker's applier waits this long after a small batch, so that in a storm of small deliveries
-# the next batch shares its fixed cost (about 15 queries) among more of them, and the web
-# processes keep the CPU meanwhile: at most this much later, in a storm only.
+# A worker's applier waits this long after a batch of fewer alerts than this, so that in a
+# storm of small deliveries the next batch shares its fixed cost (about 15 queries) among more
+# of them, and the web processes keep the CPU meanwhile: at most this much later, in a storm
+# only. Never after a batch of many alerts (deliveries of 50 alerts each fill one of 20):
+# there is more waiting, and lingering would idle the core.
 LINGER_SECONDS, SMALL_BATCH = 0.1, 50
 # ... and hands its partition back to the queue after this long, so that the other tasks of
 # the default queue (runbook steps) get their turn during a long storm.
@@ -187,15 +189,17 @@ def _older(row):
     """SQL for the partitions of `row` (a name with .id and .pending) in which
     an older delivery waits; one stored under another partitioning waits in
     front of every partition. Parameters: the queued outcome, the partitioning
-    in force. Asked once per partition, each walking the queue's index from
-    its oldest row and stopping at the first in the way: in a storm that is
-    the first row or so, where adding up the whole queue grew with it. (A
-    scalar subquery with its LIMIT, not EXISTS: the planner makes an EXISTS a
-    join that reads the whole queue.)"""
+    in force. Asked once per partition, each walking the queue's index back
+    from the row and stopping at the first in the way: in a storm that is the
+    row just before, where adding up the whole queue grew with it, and where
+    walking from the oldest end went over every entry the deliveries applied
+    since the last vacuum left there (1.2 ms with a few thousand). A scalar
+    subquery with its LIMIT, not EXISTS: the planner makes an EXISTS a join
+    that reads the whole queue."""
     return (f"SELECT COALESCE(bit_or(1 << p), 0) FROM generate_series(0, {MAX_PARTITIONS - 1}) AS p "
             f"WHERE {row}.pending & (1 << p) <> 0 AND (SELECT q.id FROM {WebhookPayload._meta.db_table} q "
             f"WHERE q.outcome = %s AND q.id < {row}.id AND (q.pending & (1 << p) <> 0 OR q.partitioning <> %s) "
-            f"ORDER BY q.id LIMIT 1) IS NOT NULL")
+            f"ORDER BY q.id DESC LIMIT 1) IS NOT NULL")
 
 
 _DEDUP_LABELS = f"SELECT dedup_labels FROM {AlertRouting._meta.db_table} WHERE id = 1"
@@ -274,7 +278,7 @@ def drain(partition=None, *, linger=0.0):
             if time.monotonic() - started > SLICE_SECONDS:
                 ring_bell([partition])  # the rest after the tasks queued meanwhile
                 break
-            if linger and len(batch) < SMALL_BATCH:
+            if linger and batch.alerts < SMALL_BATCH:
                 time.sleep(linger)
             continue
         if _stale_waiting(current):
@@ -398,14 +402,19 @@ def _batch(rows, partition=None):
     """The oldest rows, up to about BATCH_ALERTS alerts to apply: of a delivery
     spanning partitions, a partition's applier applies its share."""
     rows = list(rows.order_by("pk").only("pk", "body", "attempts", "pending", "partitioning")[:BATCH_DELIVERIES])
-    batch, alerts = [], 0
+    batch = Claimed()
     for row in rows:
         share = row.body.count('"fingerprint"') // (row.pending.bit_count() if partition is not None else 1)
-        if batch and alerts + share > BATCH_ALERTS:
+        if batch and batch.alerts + share > BATCH_ALERTS:
             break
         batch.append(row)
-        alerts += share
+        batch.alerts += share
     return batch
+
+
+class Claimed(list):
+    """Deliveries claimed for a batch, and about how many alerts they bring."""
+    alerts = 0
 
 
 def _apply_batch(payloads, mask, parsed, outcome, expected=None):

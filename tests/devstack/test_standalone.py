@@ -204,7 +204,11 @@ def test_import_sqlite_moves_an_earlier_standalone_into_postgresql(data_dir):
     data_dir.mkdir(parents=True)
     sqlite_env = standalone_env(DATABASE_URL=f"sqlite:///{data_dir / 'db.sqlite3'}", SECRET_KEY="k" * 50,
                                 REDIS_URL=os.environ["REDIS_URL"], OPS_CONSOLE_DATA_DIR=str(data_dir))
-    for command in (["shell", "-c", EARLIER_SQLITE_SCHEMA], ["bootstrap", "--create-admin"], ["load_demo"]):
+    # Today's code writes many rows with PostgreSQL's COPY; the earlier version inserted them, as this does.
+    load_demo_by_insert = ("from ops_console import database; database.COPY_FROM = 10 ** 9; "
+                           "from django.core.management import call_command; call_command('load_demo')")
+    for command in (["shell", "-c", EARLIER_SQLITE_SCHEMA], ["bootstrap", "--create-admin"],
+                    ["shell", "-c", load_demo_by_insert]):
         done = subprocess.run([sys.executable, "manage.py", *command], cwd=REPO, env=sqlite_env, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
