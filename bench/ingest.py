@@ -6,8 +6,9 @@ alert rows in the same run. A rate counts until every alert is applied (every
 delivery's incidents open), not until the last answer: a delivery answered 202
 is stored but may still be queued (alert_queue.py). Prints a Markdown section.
 
-    DATABASE_URL=postgres://... python bench/ingest.py [--short]
-(`python3 -m devstack bench ingest` starts the database for you.)"""
+    DATABASE_URL=postgres://... REDIS_URL=redis://... python bench/ingest.py [--short] [--only CASE ...]
+(`python3 -m devstack bench ingest` starts the database for you and runs every case.)
+CASE is routing:console:batch, e.g. fingerprint:gunicorn:50 or grouped:client:1."""
 import argparse
 import http.client
 import json
