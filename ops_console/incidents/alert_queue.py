@@ -189,7 +189,7 @@ def _older(row):
     """SQL for the partitions of `row` (a name with .id and .pending) in which
     an older delivery waits; one stored under another partitioning waits in
     front of every partition. Parameters: the queued outcome, the partitioning
-    in force. Asked once per partition, each walking the queue's index back
+    in force. Asked once per partition, each walking the (outcome, id) index back
     from the row and stopping at the first in the way: in a storm that is the
     row just before, where adding up the whole queue grew with it, and where
     walking from the oldest end went over every entry the deliveries applied

@@ -282,7 +282,7 @@ class WebhookPayload(models.Model):
     source = models.CharField(max_length=32)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     body = models.TextField(blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)  # indexed with the id (Meta)
     error = models.TextField(blank=True)
     summary = models.JSONField(default=dict, blank=True)
     token = models.ForeignKey("ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -299,8 +299,11 @@ class WebhookPayload(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-pk"]
-        # The queue is read oldest first: a small partial index, whatever the history's size.
-        indexes = [models.Index(fields=["id"], condition=models.Q(outcome="queued"), name="payload_queued")]
+        # The queue is read in id order from any point (oldest first, or back from a new row),
+        # and so is any other outcome. An index on the outcome alone let the planner, whose
+        # statistics said nothing was queued, read every queued row and sort them for each
+        # delivery stored: a request's cost grew with the queue in a storm.
+        indexes = [models.Index(fields=["outcome", "id"], name="payload_outcome_id")]
 
     def __str__(self):
         return f"{self.source} payload #{self.pk} ({self.outcome})"
