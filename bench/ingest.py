@@ -4,7 +4,11 @@ Django stack (routing, token, validation, incidents, timeline, audit,
 escalation hooks) against PostgreSQL, next to a raw psycopg insert of the same
 alert rows in the same run. A rate counts until every alert is applied (every
 delivery's incidents open), not until the last answer: a delivery answered 202
-is stored but may still be queued (alert_queue.py). Prints a Markdown section.
+is stored but may still be queued (alert_queue.py). The console holds a history
+of applied deliveries first (--history), with the planner's statistics taken
+while nothing was queued, as on a console that has been running; beside one
+alert per request it measures the web path alone (nothing applied), where that
+case's bound lies. Prints a Markdown section.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python bench/ingest.py [--short] [--only CASE ...]
 (`python3 -m devstack bench ingest` starts the database for you and runs every case.)
@@ -232,6 +236,50 @@ def cleanup(prefix):
     WebhookPayload.objects.filter(source="alertmanager", body__contains=prefix).delete()
 
 
+HISTORY_MARK = "bench-history"
+
+
+def load_history(count):
+    """A console that has been running: `count` applied deliveries, and the
+    planner's statistics taken while nothing was queued (as autovacuum takes
+    them on a quiet day), so a storm's backlog is news to the planner."""
+    table = WebhookPayload._meta.db_table
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        with conn.cursor().copy(f"COPY {table} (source, received_at, body, outcome, error, summary, attempts, "
+                                "pending, partitioning) FROM STDIN") as copy:
+            now = datetime.now(timezone.utc)
+            for n in range(count):
+                copy.write_row(("alertmanager", now - timedelta(seconds=count - n), f'{{"{HISTORY_MARK}": {n}}}',
+                                WebhookPayload.Outcome.ACCEPTED, "", "{}", 0, 0, ""))
+        conn.execute(f"ANALYZE {table}")
+
+
+def drop_history():
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {WebhookPayload._meta.db_table} WHERE body LIKE %s", [f'{{"{HISTORY_MARK}"%'])
+
+
+def stored_only(server, all_batches, raw_token):
+    """The web path alone (token, validation, storing the body; nothing
+    applied): every partition's lock held here, so each request stores its
+    delivery and answers 202. Requests per second until the last answer;
+    then the locks go and the worker applies the backlog (not timed)."""
+    from ops_console.incidents import alert_queue
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s, p) FROM generate_series(0, %s) AS p",
+                       [alert_queue.LOCK_ID, alert_queue.MAX_PARTITIONS - 1])
+        headers = {"Authorization": f"Bearer {raw_token}", "Content-Type": "application/json"}
+        took, _, statuses = send_all(server, [("POST", "/api/v1/alerts/alertmanager", json.dumps(payload(b)).encode(),
+                                               headers) for b in all_batches])
+        holder.execute("SELECT pg_advisory_unlock_all()")
+    if set(statuses) != {202}:
+        raise SystemExit(f"storing failed: statuses {sorted(set(statuses))}; see {server.log}")
+    alert_queue.ring_bell()
+    wait_until_applied()
+    return len(all_batches) / took
+
+
 # Issue 18's goals, each judged against its floor measured beside it in the same run:
 # (routing label, console, batch size) -> (share of the floor, the floor's name).
 GOALS = {("one incident per alert (fingerprint)", "gunicorn", 50): (0.25, "raw insert"),
@@ -244,13 +292,17 @@ def main():
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--only", action="append", default=[], metavar="ROUTING:CONSOLE:BATCH",
                         help="run only these cases, e.g. fingerprint:gunicorn:50 or grouped:client:1 (repeatable)")
+    parser.add_argument("--history", type=int, default=None,
+                        help="applied deliveries already stored before the cases (default 100,000; 2,000 short)")
     args = parser.parse_args()
     total = 150 if args.short else 5000
+    history = args.history if args.history is not None else (2000 if args.short else 100_000)
     token, raw = do_create_token("bench-ingest", acting_user=None)
     routing = AlertRouting.current()
     server, worker = Gunicorn(), Worker()
-    rows = []
+    rows, web_path = [], None
     try:
+        load_history(history)
         # Warm gunicorn's workers (imports, connections) before anything is measured through them.
         request_floor(server, 300)
         warm_up = batches(30, 1, seed=0)
@@ -284,9 +336,17 @@ def main():
                                  alerts / raw_s, percentile(raw_lat, 99) * 1000, floor))
                     cleanup(prefix)
                     time.sleep(1.1)  # fresh fingerprints (they carry the second they were made)
+                    if case == "fingerprint:gunicorn:1":
+                        # Where the bound of one alert per request lies: the web path alone, same size.
+                        alone = batches(count, 1, seed=3)
+                        web_floor = request_floor(server, max(count, 500))
+                        web_path = (stored_only(server, alone, raw), web_floor)
+                        cleanup(alone[0][0]["fingerprint"].split("-")[0])
+                        time.sleep(1.1)
     finally:
         server.stop()
         worker.stop()
+        drop_history()
         AlertRouting.objects.filter(pk=1).update(dedup_labels=routing.dedup_labels)
         ApiToken.objects.filter(pk=token.pk).delete()
     print("## Alert ingestion (Alertmanager webhook)\n")
@@ -295,7 +355,8 @@ def main():
           "audit, escalation hooks) through Django's test client in this process (one sender) or a real gunicorn "
           f"on loopback (DB_CONN_MAX_AGE=60), warmed up, with concurrent senders and one Celery worker of "
           f"{WORKER_PROCESSES} processes (the appliers of the {getattr(settings, 'ALERT_APPLIERS', 1)} "
-          "partitions). *Applied*: alerts / time from the first request until no delivery is left queued. "
+          f"partitions), on a console holding {history:,} applied deliveries whose statistics were taken while "
+          "nothing was queued. *Applied*: alerts / time from the first request until no delivery is left queued. "
           "*Answered*: alerts / time until the last answer. "
           "*202*: the share of deliveries answered \"stored, queued\" (older deliveries waited in their partition "
           "or an applier held its lock; the worker applied them). Raw: psycopg `INSERT ... ON CONFLICT` of the "
@@ -321,6 +382,12 @@ def main():
               f"| {share:.1%} of {'floor' if floor else 'raw'} | {'met' if rate >= GOAL else 'missed'} | {verdict} |")
     print("\nIssue 18's goals in this run (each beside its floor):\n")
     print("\n".join(verdicts))
+    if web_path:
+        stored, web_floor = web_path
+        print(f"\nThe web path alone, one alert per request (token, validation, storing the body; every "
+              f"partition's lock held so that nothing is applied, each answer a 202): {stored:,.0f} requests/s "
+              f"against `GET /healthz` {web_floor:,.0f}/s measured just before, {stored / web_floor:.1%} of the "
+              "floor: the most one alert per request could reach with the appliers free.")
 
 
 if __name__ == "__main__":
