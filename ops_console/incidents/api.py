@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ops_console.ui.access import public
 from ops_console.ui.json_errors import error_response
 
-from . import alert_queue, ingest
+from . import alert_intake, ingest
 from .models import ApiToken
 
 # Writing last_used_at on every delivery would add a write to the hot path.
@@ -88,5 +88,5 @@ def _endpoint(source, receive):
     return view
 
 
-alertmanager = _endpoint("alertmanager", alert_queue.receive)
+alertmanager = _endpoint("alertmanager", alert_intake.receive)
 events = _endpoint("events", ingest.receive_event)

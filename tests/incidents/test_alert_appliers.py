@@ -12,7 +12,7 @@ import pytest
 
 from ops_console.audit.chain import verify
 from ops_console.audit.models import AuditEntry
-from ops_console.incidents import alert_queue
+from ops_console.incidents import alert_intake, alert_queue
 from ops_console.incidents.models import Alert, Incident, TimelineEvent, WebhookPayload
 from tests.conftest import database_url
 from tests.waiting import wait_until
@@ -34,7 +34,7 @@ def appliers_held():
 
 
 def receive(*alerts):
-    status, data = alert_queue.receive(json.dumps(am_payload(*alerts)).encode(), token=None)
+    status, data = alert_intake.receive(json.dumps(am_payload(*alerts)).encode(), token=None)
     assert status in (200, 202), data
     return status
 

@@ -5,12 +5,10 @@ import json
 
 import psycopg
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from ops_console.audit.models import AuditEntry
-from ops_console.incidents import alert_queue, ingest
+from ops_console.incidents import alert_intake, alert_queue, ingest
 from ops_console.incidents.metrics import COLLECTOR
 from ops_console.incidents.models import Incident, WebhookPayload
 from tests.conftest import database_url
@@ -36,7 +34,7 @@ def queue(*bodies):
     answers = []
     with lock_held_elsewhere():
         for body in bodies:
-            answers.append(alert_queue.receive(json.dumps(body).encode(), token=None))
+            answers.append(alert_intake.receive(json.dumps(body).encode(), token=None))
     assert [status for status, _ in answers] == [202] * len(bodies)
     assert all(data["status"] == "queued" for _, data in answers)
     return [WebhookPayload.objects.get(pk=data["payload"]) for _, data in answers]
@@ -155,10 +153,10 @@ def stored_behind(alerts):
 def test_a_delivery_behind_older_ones_in_its_partition_waits_for_them_and_others_do_not():
     (waiting, behind), (elsewhere,) = fingerprints_in(0, 2), fingerprints_in(1, 1)
     older = stored_behind([am_alert(fingerprint=waiting)])
-    status, data = alert_queue.receive(json.dumps(am_payload(am_alert(fingerprint=behind))).encode(), token=None)
+    status, data = alert_intake.receive(json.dumps(am_payload(am_alert(fingerprint=behind))).encode(), token=None)
     assert (status, data["status"]) == (202, "queued")  # no lock was busy: the older delivery waits in front
     # Another partition has nothing waiting: its delivery is applied at once, beside the backlog.
-    status, _ = alert_queue.receive(json.dumps(am_payload(am_alert(fingerprint=elsewhere))).encode(), token=None)
+    status, _ = alert_intake.receive(json.dumps(am_payload(am_alert(fingerprint=elsewhere))).encode(), token=None)
     assert status == 200 and Incident.objects.filter(dedup_key=elsewhere).exists()
     assert alert_queue.backlog_by_partition() == {0: 2, 1: 0}
     depths = {s.labels["partition"]: s.value for family in COLLECTOR.collect() for s in family.samples
@@ -172,35 +170,11 @@ def test_a_delivery_behind_older_ones_in_its_partition_waits_for_them_and_others
     assert (older.outcome, older.pending) == ("accepted", 0)
 
 
-def test_storing_a_delivery_in_a_storm_reads_the_queue_back_from_its_own_row(db):
-    """The planner's statistics were taken when nothing was queued, then a
-    storm queued many: storing one more delivery still walks the queue back
-    from its own row in index order. With an index on the outcome alone, a
-    console's statistics after a quiet day (measured on one with 80,000
-    deliveries) had it read every queued row and sort them, for each request."""
-    WebhookPayload.objects.bulk_create(WebhookPayload(source="alertmanager", body="{}", outcome="accepted")
-                                       for _ in range(2000))
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {WebhookPayload._meta.db_table}")
-    current = alert_queue.partitioning(fresh=True)
-    WebhookPayload.objects.bulk_create(WebhookPayload(source="alertmanager", body="{}", outcome="queued",
-                                                      pending=1 << (n % 2), partitioning=str(current))
-                                       for n in range(500))
-    with CaptureQueriesContext(connection) as stored:
-        alert_queue._store(json.dumps(am_payload(am_alert())), None, None, 1, current)
-    (statement,) = [query["sql"] for query in stored.captured_queries if "INSERT" in query["sql"]]
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {statement}")  # planned, not run again
-        plan = "\n".join(row for row, in cursor.fetchall())
-    assert "Sort" not in plan, plan
-    assert "Index Scan Backward using payload_outcome_id" in plan, plan
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_delivery_spanning_partitions_is_applied_part_by_part_and_accepted_after_its_last():
     (zero,), (one,) = fingerprints_in(0, 1), fingerprints_in(1, 1)
     stored_behind([am_alert(fingerprint=zero)])  # partition 0 waits: the delivery below cannot be applied whole
-    status, data = alert_queue.receive(
+    status, data = alert_intake.receive(
         json.dumps(am_payload(am_alert(fingerprint=zero, status="resolved"), am_alert(fingerprint=one))).encode(),
         token=None)
     assert status == 202
@@ -227,7 +201,7 @@ def test_deliveries_stored_under_another_routing_are_applied_alone_in_order():
     firing, resolved = queue(am_payload(am_alert(fingerprint="a", name="Grouped")),
                              am_payload(am_alert(fingerprint="a", name="Grouped", status="resolved")))
     AlertRouting.objects.filter(pk=1).update(dedup_labels="alertname")  # their partitions were the fingerprint's
-    later = alert_queue.receive(json.dumps(am_payload(am_alert(fingerprint="b", name="Grouped"))).encode(),
+    later = alert_intake.receive(json.dumps(am_payload(am_alert(fingerprint="b", name="Grouped"))).encode(),
                                 token=None)
     assert later[0] == 202  # stored under the new routing, behind the old ones
     alert_queue.drain()
@@ -235,24 +209,6 @@ def test_deliveries_stored_under_another_routing_are_applied_alone_in_order():
     # In order, under the routing in force: opened and resolved by "a", opened again by "b".
     incidents = list(Incident.objects.filter(dedup_key="alertname=Grouped").order_by("pk"))
     assert [i.status for i in incidents] == ["resolved", "triggered"]
-
-
-def test_a_quiet_delivery_is_applied_before_its_answer(db, post_json):
-    response = post_json(AM_URL, am_payload())
-    assert response.status_code == 200 and response.json()["opened"] == 1
-    assert WebhookPayload.objects.get().processed_at is not None
-
-
-def test_a_delivery_we_cannot_store_is_503_so_alertmanager_retries(db, post_json, monkeypatch):
-    from django.db import OperationalError
-
-    def down(*args, **kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(alert_queue, "_store", down)
-    response = post_json(AM_URL, am_payload())
-    assert response.status_code == 503 and "retry" in response.json()["error"]
-    assert not Incident.objects.exists()
 
 
 def test_only_a_failed_alertmanager_delivery_can_be_applied_again(db, client_as, post_json):

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
-from ops_console.incidents import alert_queue
+from ops_console.incidents import alert_intake, alert_queue
 from ops_console.incidents.models import Alert, Incident, TimelineEvent, WebhookPayload
 
 from .conftest import am_alert, am_payload
@@ -23,7 +23,7 @@ def deliver_at_once(bodies):
     def deliver(body):
         try:
             barrier.wait()
-            results.append(alert_queue.receive(body, token=None)[0])
+            results.append(alert_intake.receive(body, token=None)[0])
         finally:
             connection.close()
 
