@@ -102,7 +102,7 @@ def chained_at_end():
         _deferred.entries = None
 
 
-_LOCK_HEAD = f'SELECT "last_hash" FROM "{ChainHead._meta.db_table}" WHERE "id" = 1 FOR UPDATE'
+_READ_HEAD = f'SELECT "last_hash" FROM "{ChainHead._meta.db_table}" WHERE "id" = 1'
 
 
 def _lock_head():
@@ -111,7 +111,9 @@ def _lock_head():
     this lock, most of them without recording anything, and through a queryset
     it took 0.4 ms where the statement alone takes 0.17."""
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_HEAD)
+        # FOR UPDATE where the database has it, as select_for_update() does: SQLite
+        # (a standalone's database before PostgreSQL, read by its import) has not.
+        cursor.execute(_READ_HEAD + (" FOR UPDATE" if connection.features.has_select_for_update else ""))
         row = cursor.fetchone()
     if row is None:
         head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"last_hash": GENESIS})
