@@ -212,13 +212,20 @@ class Router:
         """The runbook whose `alerts` names the alert, else the console runbook
         its runbook_url annotation points to (/runbooks/<slug>/)."""
         if self._runbooks is None:
-            self._runbooks = list(Runbook.objects.filter(archived=False).only("pk", "slug", "alerts", "title"))
-        for runbook in self._runbooks:
-            if name and name in (runbook.alerts or []):
-                return runbook
+            # Indexed once per router: a storm asks this for every incident it opens.
+            by_alert, by_slug = {}, {}
+            for runbook in Runbook.objects.filter(archived=False).only("pk", "slug", "alerts", "title"):
+                by_slug[runbook.slug] = runbook
+                for alert_name in runbook.alerts or []:
+                    if isinstance(alert_name, str):
+                        by_alert.setdefault(alert_name, runbook)  # in title order, the first naming it
+            self._runbooks = by_alert, by_slug
+        by_alert, by_slug = self._runbooks
+        if name and name in by_alert:
+            return by_alert[name]
         parts = [p for p in urlparse(runbook_url or "").path.split("/") if p]
         if len(parts) == 2 and parts[0] == "runbooks":
-            return next((r for r in self._runbooks if r.slug == parts[1]), None)
+            return by_slug.get(parts[1])
         return None
 
 

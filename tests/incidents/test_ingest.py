@@ -178,6 +178,21 @@ def test_runbook_from_runbook_url_annotation(post_json):
         "runbook_url": "http://127.0.0.1:8000/runbooks/service-down/"})))
     assert Incident.objects.get().runbook == runbook
 
+def test_the_runbook_naming_the_alert_comes_before_its_runbook_url_and_archived_ones_never(post_json):
+    from ops_console.runbooks.models import Runbook
+
+    Runbook.objects.create(slug="a-archived", title="A archived", alerts=["Disk"], archived=True)
+    first = Runbook.objects.create(slug="b-disk", title="B disk", alerts=[{"odd": "entry"}, "Disk"])
+    Runbook.objects.create(slug="c-disk", title="C disk", alerts=["Disk"])
+    by_url = Runbook.objects.create(slug="service-down", title="Service down", alerts=[])
+    post_json(AM_URL, am_payload(
+        am_alert(name="Disk", fingerprint="f1", annotations={"runbook_url": "/runbooks/service-down/"}),
+        am_alert(name="Other", fingerprint="f2", annotations={"runbook_url": "/runbooks/a-archived/"}),
+        am_alert(name="Other2", fingerprint="f3", annotations={"runbook_url": "/runbooks/service-down/"})))
+    runbooks = {i.title.split(":")[0]: i.runbook for i in Incident.objects.all()}
+    assert runbooks == {"Disk": first, "Other": None, "Other2": by_url}
+
+
 
 @pytest.mark.parametrize("body,message", [
     (b"{not json", "malformed JSON"),
