@@ -8,7 +8,9 @@ is stored but may still be queued (alert_queue.py). The console holds a history
 of applied deliveries first (--history), with the planner's statistics taken
 while nothing was queued, as on a console that has been running; beside one
 alert per request it measures the web path alone (nothing applied), where that
-case's bound lies. Prints a Markdown section.
+case's bound lies, and beside each case of one incident per alert in batches
+the record alone: the rows that case wrote, written again by PostgreSQL with
+nothing else (record_floor). Prints a Markdown section.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python bench/ingest.py [--short] [--only CASE ...]
 (`python3 -m devstack bench ingest` starts the database for you and runs every case.)
@@ -40,8 +42,11 @@ from django.test import Client  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 
+from ops_console.audit.models import AuditEntry  # noqa: E402
+from ops_console.escalation.models import Escalation  # noqa: E402
 from ops_console.incidents.intake_config import do_create_token  # noqa: E402
-from ops_console.incidents.models import Alert, AlertRouting, ApiToken, Incident, WebhookPayload  # noqa: E402
+from ops_console.incidents.models import (Alert, AlertRouting, ApiToken, Incident, TimelineEvent,  # noqa: E402
+                                          WebhookPayload)
 
 REPEAT_SHARE = 0.2
 GOAL = 1000  # alerts/s
@@ -229,6 +234,69 @@ def run_raw(all_batches):
     return took, latencies
 
 
+# The record of an opened incident, table by table in the order the applier writes it, and how a
+# case's rows are found in each (floor_ids: the case's incidents).
+RECORD = [(Incident, "id IN (SELECT id FROM floor_ids)"),
+          (Incident.services.through, "incident_id IN (SELECT id FROM floor_ids)"),
+          (TimelineEvent, "incident_id IN (SELECT id FROM floor_ids)"),
+          (Escalation, "incident_id IN (SELECT id FROM floor_ids)"),
+          (Alert, "incident_id IN (SELECT id FROM floor_ids)"),
+          (AuditEntry, f"object_type = '{Incident._meta.label_lower}' AND object_id IN (SELECT id::text FROM floor_ids)")]
+
+
+def _backend_cpu(conn):
+    """CPU seconds of this connection's PostgreSQL backend so far (None when it runs elsewhere)."""
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def record_floor(prefix):
+    """What PostgreSQL alone spends on the record of a case: every row the
+    case's alerts left (incident, services, timeline, escalation, alert, audit
+    entry) is copied out, deleted and COPYed back, byte for byte, by one
+    connection in one transaction, with the tables' indexes, triggers and
+    foreign keys as they are and no Python between the rows. The audit
+    entries go back unchanged, so the chain still verifies. Returns
+    (incidents, rows, seconds, backend CPU seconds or None)."""
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE floor_ids AS SELECT DISTINCT incident_id AS id FROM "
+                     f"{Alert._meta.db_table} WHERE fingerprint LIKE %s AND incident_id IS NOT NULL", [f"{prefix}%"])
+        incidents = conn.execute("SELECT count(*) FROM floor_ids").fetchone()[0]
+        tables, rows = [], 0
+        for model, where in RECORD:
+            table = model._meta.db_table
+            columns = ", ".join(f'"{field.column}"' for field in model._meta.concrete_fields
+                                if not getattr(field, "generated", False))
+            data = bytearray()
+            with conn.cursor().copy(f"COPY (SELECT {columns} FROM {table} WHERE {where} ORDER BY id) "
+                                    "TO STDOUT (FORMAT BINARY)") as copy:
+                for chunk in copy:
+                    data += chunk
+            rows += conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+            tables.append((table, columns, where, bytes(data)))
+        audit_table = AuditEntry._meta.db_table
+        with conn.transaction():  # the append-only trigger is off only inside this transaction
+            conn.execute(f"ALTER TABLE {audit_table} DISABLE TRIGGER USER")
+            for table, _, where, _ in reversed(tables):
+                conn.execute(f"DELETE FROM {table} WHERE {where}")
+            conn.execute(f"ALTER TABLE {audit_table} ENABLE TRIGGER USER")
+        for table, _, _, _ in tables:
+            conn.execute(f"VACUUM {table}")  # their space free again, as before the case wrote them
+        cpu, start = _backend_cpu(conn), time.perf_counter()
+        with conn.transaction():
+            for table, columns, _, data in tables:
+                with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.write(data)
+        took = time.perf_counter() - start
+        after = _backend_cpu(conn)
+        conn.execute("DROP TABLE floor_ids")
+    return incidents, rows, took, (after - cpu if cpu is not None and after is not None else None)
+
+
 def cleanup(prefix):
     incidents = Incident.objects.filter(alerts__fingerprint__startswith=prefix).distinct()
     Incident.objects.filter(pk__in=list(incidents.values_list("pk", flat=True))).delete()
@@ -300,7 +368,7 @@ def main():
     token, raw = do_create_token("bench-ingest", acting_user=None)
     routing = AlertRouting.current()
     server, worker = Gunicorn(), Worker()
-    rows, web_path = [], None
+    rows, records, web_path = [], [], None
     try:
         load_history(history)
         # Warm gunicorn's workers (imports, connections) before anything is measured through them.
@@ -334,6 +402,8 @@ def main():
                     rows.append((label, mode, size, alerts, alerts / console_s, alerts / answered_s,
                                  f"{queued / len(all_batches):.0%}", percentile(console_lat, 99) * 1000,
                                  alerts / raw_s, percentile(raw_lat, 99) * 1000, floor))
+                    if not dedup and size > 1:
+                        records.append((mode, size, alerts, alerts / console_s, alerts / raw_s, *record_floor(prefix)))
                     cleanup(prefix)
                     time.sleep(1.1)  # fresh fingerprints (they carry the second they were made)
                     if case == "fingerprint:gunicorn:1":
@@ -388,6 +458,23 @@ def main():
               f"partition's lock held so that nothing is applied, each answer a 202): {stored:,.0f} requests/s "
               f"against `GET /healthz` {web_floor:,.0f}/s measured just before, {stored / web_floor:.1%} of the "
               "floor: the most one alert per request could reach with the appliers free.")
+    if records:
+        print("\nThe record alone, for each case of one incident per alert in batches: the rows the case left "
+              "(incident, services, timeline events, escalation, alert, audit entry) deleted and written again "
+              "byte for byte by one connection in one transaction, COPY, with the tables' indexes, triggers and "
+              "foreign keys and no Python (`record_floor`). Rates count the case's alerts, repeats included, as the "
+              "applied and raw rates do (a repeat leaves no row of its own). *CPU budget*: the CPU per alert that "
+              f"a quarter of the raw rate leaves on this machine's {os.cpu_count()} cores for the web request, the "
+              "applier and PostgreSQL together; *record's CPU*: what PostgreSQL's backend alone spent per alert "
+              "writing the record.\n")
+        print("| console | batch | incidents | rows | record alerts/s | record / raw | applied / record "
+              "| CPU budget ms/alert (25 % of raw) | record's CPU ms/alert |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for mode, size, alerts, rate, raw_rate, incidents, stored, took, cpu in records:
+            written = alerts / took
+            budget = os.cpu_count() / (0.25 * raw_rate) * 1000
+            print(f"| {mode} | {size} | {incidents:,} | {stored:,} | {written:,.0f} | {written / raw_rate:.1%} "
+                  f"| {rate / written:.1%} | {budget:.3f} | {f'{1000 * cpu / alerts:.3f}' if cpu else '—'} |")
 
 
 if __name__ == "__main__":

@@ -24,4 +24,6 @@ def test_the_short_benchmark_writes_a_report_with_a_section_per_script(tmp_path)
     assert not failed, f"benchmarks failed: {failed}\n{text[-4000:]}"
     sections = re.findall(r"^## .+$", text, flags=re.M)
     assert len(sections) == len(scripts), (sections, scripts)
+    # The intake's record floor ran beside its cases (it deletes and rewrites their rows).
+    assert re.search(r"^\| gunicorn \d+ workers, \d+ senders \| 50 \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d.]+% \|", text, re.M), text[-4000:]
     assert result.returncode == 0
