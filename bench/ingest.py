@@ -13,7 +13,8 @@ the record alone: the rows that case wrote, written again by PostgreSQL with
 nothing else (record_floor). Prints a Markdown section.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python bench/ingest.py [--short] [--only CASE ...]
-(`python3 -m devstack bench ingest` starts the database for you and runs every case.)
+(`python3 -m devstack bench ingest` starts the database for you and runs every case.) Only ever
+against a database to throw away: it opens and deletes incidents, and rewrites its own audit entries.
 CASE is routing:console:batch, e.g. fingerprint:gunicorn:50 or grouped:client:1."""
 import argparse
 import http.client
