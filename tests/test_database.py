@@ -4,6 +4,7 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 
+from ops_console import database
 from ops_console.database import copy_create
 from ops_console.incidents.models import Alert, Incident, Severity, TimelineEvent
 
@@ -52,6 +53,17 @@ def test_keys_come_from_the_sequence_so_later_inserts_follow():
     copied = copy_create(Incident(title=f"t{n}", severity=severity) for n in range(3))
     later = Incident.objects.create(title="later", severity=severity)
     assert len({obj.pk for obj in copied}) == 3 and later.pk > max(obj.pk for obj in copied)
+
+
+def test_a_tables_sequence_is_looked_up_once_then_the_ids_take_one_query(django_assert_num_queries):
+    severity = Severity.objects.get(code="P3")
+    database._sequences.clear()  # as in a new process
+    with django_assert_num_queries(3):  # the sequence's name, the five ids by nextval, the COPY
+        copy_create(Incident(title=f"first {n}", severity=severity) for n in range(5))
+    with django_assert_num_queries(2):
+        again = copy_create(Incident(title=f"again {n}", severity=severity) for n in range(5))
+    assert sorted(Incident.objects.filter(title__startswith="again").values_list("pk", flat=True)) == \
+        sorted(obj.pk for obj in again)
 
 
 def test_a_conflict_is_djangos_integrity_error_and_stores_nothing():
