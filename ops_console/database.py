@@ -3,6 +3,7 @@ every open connection; a worker in the middle of a step reconnects and carries
 on instead of failing the step or reporting itself lost), and copy_create()
 for the alert appliers' many new rows."""
 import logging
+import operator
 import time
 
 from django.db import InterfaceError, OperationalError, connection
@@ -70,10 +71,11 @@ def copy_create(objs):
             for obj, (pk,) in zip(missing, cursor.fetchall()):
                 obj.pk = pk
         columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        values = [_value_of(field) for field in fields]
-        with cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+        row_of = _rows_of(fields)
+        with cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_copy_type(cursor, field) for field in fields])
             for obj in objs:
-                copy.write_row([value(obj) for value in values])
+                copy.write_row(row_of(obj))
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
     return objs
@@ -99,11 +101,36 @@ _AS_SET = {"AutoField", "BigAutoField", "SmallAutoField", "BigIntegerField", "Bo
            "PositiveSmallIntegerField", "SlugField", "SmallIntegerField", "TextField"}
 
 
-def _value_of(field):
-    """obj -> the value COPY writes for the field."""
+def _rows_of(fields):
+    """obj -> the row COPY writes: every attribute read in one call, then the
+    few fields that need preparing prepared (building the row field by field
+    cost more than writing it)."""
+    read = operator.attrgetter(*(field.attname for field in fields))
+    prepared = [(n, prepare) for n, field in enumerate(fields) if (prepare := _prepare(field)) is not None]
+    if not prepared:
+        return read
+
+    def row_of(obj):
+        row = list(read(obj))
+        for n, prepare in prepared:
+            row[n] = prepare(obj, row[n])
+        return row
+    return row_of
+
+
+def _prepare(field):
+    """(obj, its attribute) -> the value COPY writes, for a field whose attribute is not that already."""
     if isinstance(field, DateField) and (field.auto_now or field.auto_now_add):
-        return lambda obj: field.pre_save(obj, add=True)
+        return lambda obj, value: field.pre_save(obj, add=True)
     if field.get_internal_type() in _AS_SET:
-        return lambda obj: getattr(obj, field.attname)
+        return None
     # JSON (psycopg's Jsonb, with the field's encoder), addresses, UUIDs...: as bulk_create prepares them.
-    return lambda obj: field.get_db_prep_save(getattr(obj, field.attname), connection)
+    return lambda obj, value: field.get_db_prep_save(value, connection)
+
+
+def _copy_type(cursor, field):
+    """The column's PostgreSQL type, as the binary COPY needs it given: psycopg
+    writes each value in that type's own format, which PostgreSQL reads without
+    parsing text (a fifth less of its time for an alert storm's rows)."""
+    name = field.db_type(connection).split("(")[0].strip()
+    return cursor.connection.adapters.types[name].oid

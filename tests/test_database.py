@@ -3,10 +3,13 @@ import datetime as dt
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from ops_console import database
 from ops_console.database import copy_create
-from ops_console.incidents.models import Alert, Incident, Severity, TimelineEvent
+from ops_console.audit.models import AuditEntry
+from ops_console.escalation.models import ScheduledLevel
+from ops_console.incidents.models import Alert, Incident, Severity, Status, TimelineEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +43,37 @@ def test_rows_read_back_as_bulk_create_stores_them():
     assert [row["data"] for row in stored(TimelineEvent, events, "data")] == [
         {"nested": {"list": [1, 2.5, None, "ü"]}, "quote": "\"\\"}, {}, []]
     assert TimelineEvent.objects.get(pk=events[2].pk).message == "tab\there"
+
+
+def test_addresses_small_numbers_nulls_choices_and_encoded_json_read_back_as_bulk_create_stores_them():
+    # The COPY is binary: each value is written in its column's own type, so each kind of column is checked.
+    when = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.timezone.utc)
+    incident = Incident.objects.create(title="levels", severity=Severity.objects.get(code="P1"),
+                                       status=Status.RESOLVED)
+    assert Incident.objects.filter(pk=copy_create([Incident(title=f"i{n}", severity=incident.severity,
+                                                            status=Status.RESOLVED) for n in range(3)])[0].pk,
+                                   status="resolved").exists()
+
+    def entries(tag):
+        return [AuditEntry(created_at=when, actor_name="ann", ip=ip, action="test.copied", object_id=f"{tag}{n}",
+                           after={"when": when, "n": n, "none": None}, before=None, prev_hash="0" * 64,
+                           hash=f"{tag}{n}".ljust(64, "0"), seal=seal)
+                for n, (ip, seal) in enumerate([("192.0.2.7", 1), ("2001:db8::1", None), (None, 32767)])]
+
+    def levels(generation):
+        return [ScheduledLevel(incident=incident, generation=generation, level=level, role_slug="sre",
+                               role_name="SRE “primary”", stop_on="ack", repeat_every_minutes=repeat, due_at=when)
+                for level, repeat in [(1, None), (2, 15), (3, 0)]]
+
+    fields = ["created_at", "actor_name", "ip", "action", "before", "after", "seal", "actor_id"]
+    mine, theirs = copy_create(entries("a")), QuerySet(AuditEntry).bulk_create(entries("b"))
+    assert stored(AuditEntry, mine, *fields) == stored(AuditEntry, theirs, *fields)
+    assert stored(AuditEntry, mine, "ip", "after")[1] == {"ip": "2001:db8::1", "after": {
+        "when": "2026-12-05T09:30:00Z", "n": 1, "none": None}}
+    fields = ["level", "round", "role_name", "stop_on", "repeat_every_minutes", "due_at", "status", "fired_at",
+              "fired_by", "held_by_id", "cancelled_reason"]
+    assert stored(ScheduledLevel, copy_create(levels(1)), *fields) == \
+        stored(ScheduledLevel, ScheduledLevel.objects.bulk_create(levels(2)), *fields)
 
 
 def test_a_row_or_two_go_by_insert_and_read_back_the_same():

@@ -57,8 +57,8 @@ def do_open_incidents(specs, *, acting_user=None):
     prepared = [_new_incident(now, acting_user, **spec) for spec in specs]
     incidents = copy_create(incident for incident, _, _ in prepared)
     through = Incident.services.through
-    through.objects.bulk_create(through(incident_id=incident.pk, service_id=service.pk)
-                                for incident, services, _ in prepared for service in services)
+    copy_create(through(incident_id=incident.pk, service_id=service.pk)
+                for incident, services, _ in prepared for service in services)
     copy_create(new_event(incident, Kind.OPENED, actor=acting_user, message=message, at=now,
                                                 data={"severity": incident.severity.code, "source": incident.source})
                                       for incident, _, message in prepared)
